@@ -1,0 +1,1 @@
+"""Torch-side toolkit: PF-AFN networks, data, training, compression and export (`optimize` extra)."""

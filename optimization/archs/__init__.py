@@ -1,0 +1,1 @@
+"""Inference networks: PF-AFN's warping module (CWM/AFWM) and generator (IGM/ResUnet)."""

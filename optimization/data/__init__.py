@@ -1,0 +1,1 @@
+"""Try-on data: VITON-layout reader and the procedural synthetic generator."""

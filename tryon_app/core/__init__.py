@@ -1,0 +1,1 @@
+"""Qt-free runtime: model artifacts, OpenVINO pipeline, image preparation and garment masks."""
