@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -20,13 +21,67 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     write_dataset(Path(args.out), n_pairs=args.n, seed=args.seed, progress=not args.quiet)
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from optimization.train import TrainRecipe, train
+
+    recipe = TrainRecipe(
+        data=args.data,
+        out=args.out,
+        width_factor=args.width_factor,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
+    )
+    run = train(recipe, resume=args.resume, progress=not args.quiet)
+    print(f"checkpoints: {run / 'warp_last.pth'} {run / 'gen_last.pth'}")
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from optimization.checkpoints import load_models
+    from optimization.export import export_artifact
+
+    warp_model, gen_model = load_models(args.warp, args.gen)
+    calibration = None
+    if args.precision == "int8":
+        from optimization.quantize import load_calibration
+
+        calibration = load_calibration(args.calib, args.calib_size)
+    out = export_artifact(
+        warp_model,
+        gen_model,
+        args.out,
+        precision=args.precision,
+        calibration=calibration,
+        onnx=args.format == "onnx",
+        metadata={"source": {"warp": str(args.warp), "gen": str(args.gen)}},
+    )
+    print(f"artifact: {out}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from optimization.checkpoints import load_models
+    from optimization.evaluate import evaluate_models
+
+    warp_model, gen_model = load_models(args.warp, args.gen)
+    metrics = evaluate_models(
+        warp_model, gen_model, args.data, limit=args.limit, progress=not args.quiet
+    )
+    print(json.dumps(metrics, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optimize",
         description="Train, compress and export PF-AFN try-on models for the CPU runtime.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bars")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings only, no progress bars"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     synth = commands.add_parser(
@@ -39,6 +94,76 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--n", type=int, default=200, help="number of pairs (default 200)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.set_defaults(handler=_cmd_synth)
+
+    train = commands.add_parser(
+        "train",
+        help="train CWM and IGM from scratch on data with ground truth (synthetic)",
+        description="Supervised training of both networks. Writes RUN/warp_last.pth, RUN/gen_last.pth "
+        "(checkpoints with widths), RUN/recipe.json and RUN/history.jsonl; one checkpoint per epoch.",
+    )
+    train.add_argument(
+        "--data", required=True, help="VITON-layout folder with gt/ and gt_cloth_mask/"
+    )
+    train.add_argument("--out", required=True, help="run folder (created)")
+    train.add_argument(
+        "--width-factor",
+        type=float,
+        default=0.25,
+        help="channels relative to official (default 0.25)",
+    )
+    train.add_argument("--epochs", type=int, default=10, help="default 10")
+    train.add_argument("--batch-size", type=int, default=8, help="default 8")
+    train.add_argument(
+        "--lr", type=float, default=2e-4, help="Adam learning rate, cosine decay (default 2e-4)"
+    )
+    train.add_argument(
+        "--max-minutes", type=float, default=None, help="stop after this much wall time"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    train.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    train.add_argument("--resume", action="store_true", help="continue from RUN/train_state.pth")
+    train.set_defaults(handler=_cmd_train)
+
+    export = commands.add_parser(
+        "export",
+        help="write an OpenVINO artifact (split + fused layouts) from checkpoints and verify it",
+        description="Convert official PF-AFN checkpoints (warp_model_final.pth, gen_model_final.pth) "
+        "or our own into models/NAME: OpenVINO IR for the app's split pipeline and a fused single "
+        "graph, metadata.json with hashes. The result is loaded back and compared with torch.",
+    )
+    export.add_argument("--warp", required=True, help="warp (CWM) checkpoint")
+    export.add_argument("--gen", required=True, help="generator (IGM) checkpoint")
+    export.add_argument("--out", required=True, help="artifact folder, e.g. models/pfafn-official")
+    export.add_argument(
+        "--precision", choices=("fp32", "fp16", "int8"), default="fp32", help="default fp32"
+    )
+    export.add_argument(
+        "--calib",
+        default=None,
+        help="VITON-layout folder for int8 calibration (default: synthetic)",
+    )
+    export.add_argument(
+        "--calib-size", type=int, default=64, help="calibration pairs for int8 (default 64)"
+    )
+    export.add_argument(
+        "--format", choices=("ir", "onnx"), default="ir", help="onnx: also write fused.onnx"
+    )
+    export.set_defaults(handler=_cmd_export)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a model against ground truth on a VITON-layout folder",
+        description="Warped-garment mask IoU, SSIM and PSNR of the try-on vs ground truth, next to the "
+        "identity baseline (the input person returned unchanged).",
+    )
+    evaluate.add_argument("--warp", required=True)
+    evaluate.add_argument("--gen", required=True)
+    evaluate.add_argument(
+        "--data", required=True, help="VITON-layout folder with gt/ and gt_cloth_mask/"
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="first N pairs only")
+    evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
 
 

@@ -3,22 +3,210 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+from pathlib import Path
+
+log = logging.getLogger("tryon")
+
+
+def _runtime_options(args: argparse.Namespace):
+    from tryon_app.core.pipeline import RuntimeOptions
+
+    precision = None if args.precision == "auto" else args.precision
+    return RuntimeOptions(
+        device=args.device, precision=precision, threads=args.threads, layout=args.layout
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from tryon_app.core.engine import TryOnEngine
+    from tryon_app.core.images import check_writable, load_image, load_mask, save_image
+
+    check_writable(args.out)
+    person = load_image(args.person, what="person photo")
+    cloth = load_image(args.cloth, what="garment photo")
+    mask = load_mask(args.mask) if args.mask else None
+    engine = TryOnEngine(args.model, _runtime_options(args))
+    result = engine.try_on(person, cloth, mask, fit=args.fit)
+    save_image(args.out, result.image)
+    if args.warped:
+        check_writable(args.warped)
+        save_image(args.warped, result.warped_cloth)
+    stages = ", ".join(f"{name} {ms:.1f} ms" for name, ms in result.timings_ms.items())
+    print(f"wrote {args.out} ({stages})")
+
+
+def _cmd_batch(args: argparse.Namespace) -> None:
+    from tryon_app.core.batch import run_batch
+
+    count, seconds = run_batch(
+        args.dataroot,
+        args.pairs,
+        args.out,
+        model_dir=args.model,
+        options=_runtime_options(args),
+        progress=not args.quiet,
+    )
+    print(
+        f"wrote {count} try-ons to {args.out} in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} per second)"
+    )
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from tryon_app.core.bench import benchmark, format_report
+
+    report = benchmark(args.model, _runtime_options(args), runs=args.runs, warmup=args.warmup)
+    print(format_report(report))
+    if args.json:
+        from tryon_app.core.images import check_writable
+
+        check_writable(args.json)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from tryon_app.core.artifact import find_artifacts, load_artifact
+    from tryon_app.core.errors import TryOnError
+    from tryon_app.core.paths import model_search_dirs
+
+    folders = find_artifacts(model_search_dirs())
+    if not folders:
+        print("no models found in " + ", ".join(str(p) for p in model_search_dirs()))
+    broken = 0
+    for folder in folders:
+        try:
+            artifact = load_artifact(folder)
+        except TryOnError as error:
+            broken += 1
+            print(f"BROKEN  {folder}: {error}")
+            continue
+        size_mb = artifact.size_bytes() / 1e6
+        layouts = "+".join(sorted(artifact.layouts))
+        print(
+            f"ok      {artifact.name:<24} {artifact.precision:<5} {size_mb:6.1f} MB  {layouts:<12} {folder}"
+        )
+    if broken:
+        raise SystemExit(1)
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", default=None, help="artifact folder (default: the shipped default model)"
+    )
+    parser.add_argument(
+        "--device", default="CPU", help="OpenVINO device: CPU, GPU or AUTO (default CPU)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("f32", "bf16", "f16", "auto"),
+        default="f32",
+        help="inference precision hint; auto = the device's default (default f32)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU inference threads (default: all)"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("auto", "split", "fused"),
+        default="auto",
+        help="split = OpenVINO + numba correlation (fastest on CPU); fused = one graph (default auto)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tryon", description="Offline virtual try-on on the CPU.")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="tryon",
+        description="Offline virtual try-on on the CPU. With no command, opens the desktop app.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="try one garment on one person photo",
+        description="Try a garment on a person photo of any size; the result keeps the photo's framing.",
+    )
+    run.add_argument(
+        "--person", required=True, help="person photo (any size; 192x256 is the model's own)"
+    )
+    run.add_argument("--cloth", required=True, help="garment product photo")
+    run.add_argument(
+        "--mask", default=None, help="garment mask (white = garment); computed when omitted"
+    )
+    run.add_argument("--out", required=True, help="output image (.png or .jpg)")
+    run.add_argument("--warped", default=None, help="also save the warped garment here")
+    run.add_argument(
+        "--fit",
+        choices=("letterbox", "crop"),
+        default="letterbox",
+        help="how a non-3:4 photo meets the canvas",
+    )
+    _add_runtime_arguments(run)
+    run.set_defaults(handler=_cmd_run)
+
+    batch = commands.add_parser(
+        "batch",
+        help="try-on every pair of a VITON-layout folder",
+        description="Runs every `person cloth` pair of PAIRS from DATAROOT/test_img, test_clothes and test_edge, writing DIR/<person>__<cloth>.png, with OpenVINO's async queue.",
+    )
+    batch.add_argument(
+        "--dataroot", required=True, help="folder with test_img/, test_clothes/, test_edge/"
+    )
+    batch.add_argument(
+        "--pairs", required=True, help="pairs file: one `person.jpg cloth.jpg` per line"
+    )
+    batch.add_argument("--out", required=True, help="output folder (created)")
+    _add_runtime_arguments(batch)
+    batch.set_defaults(handler=_cmd_batch)
+
+    bench = commands.add_parser(
+        "bench",
+        help="per-stage latency and try-ons per second",
+        description="Times the model on this machine: per-stage p50/p90 latency and try-ons per second.",
+    )
+    bench.add_argument("--runs", type=int, default=30, help="timed runs (default 30)")
+    bench.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    bench.add_argument("--json", default=None, help="also write the report as JSON here")
+    _add_runtime_arguments(bench)
+    bench.set_defaults(handler=_cmd_bench)
+
+    models = commands.add_parser("models", help="list and validate the installed model artifacts")
+    models.set_defaults(handler=_cmd_models)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
     if args.command is None:
+        return _open_gui(parser)
+    from tryon_app.core.errors import TryOnError
+
+    try:
+        args.handler(args)
+    except TryOnError as error:
+        print(f"tryon {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"tryon {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _open_gui(parser: argparse.ArgumentParser) -> int:
+    try:
+        from tryon_app.gui.app import main as gui_main
+    except ImportError:
         parser.print_help()
         return 0
-    return 0
+    return gui_main()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from torch import nn
 MAX_DISPLACEMENT = 3
 
 
-def correlation(first: torch.Tensor, second: torch.Tensor, max_displacement: int = MAX_DISPLACEMENT) -> torch.Tensor:
+def correlation(
+    first: torch.Tensor, second: torch.Tensor, max_displacement: int = MAX_DISPLACEMENT
+) -> torch.Tensor:
     """Mean over channels of ``first(y, x) * second(y + dy, x + dx)`` for every shift.
 
     Args:

@@ -1,0 +1,235 @@
+"""numba kernels for the 7x7 cost volume: NCHW in, channels-last rows inside, (N, 49, H, W) out.
+
+Why this shape of kernel:
+
+* numba turns a loop into wide SIMD reliably only when it is a reduction (no stores that might
+  alias the loads). So every output value is a dot product over C with both operands contiguous,
+  i.e. channels-last, and ``fastmath`` allows ``reassoc`` so LLVM can split each sum into lanes.
+* The inputs arrive NCHW. Each parallel chunk of output rows converts them one image row at a time
+  into small buffers that stay in L2: a ring of the 7 rows of ``second`` that the current output
+  row needs (zero-padded by 3 pixels left and right, so no shift needs a bounds check) and the
+  current row of ``first``. Every input row is transposed once (plus 6 rows per chunk), on all
+  threads, and no full-size transposed copy is ever written; numpy's transpose-and-copy of both
+  inputs alone costs 17 ms here.
+* The inner loop takes two neighbouring pixels at once: x against second[x-3 .. x+3] and x+1
+  against second[x-2 .. x+4] share 6 of their 8 rows, so 10 vector loads feed 14 fused
+  multiply-adds and the 14 sums stay in registers.
+
+Measured on one core at (1, 256, 128, 96): about 4.7 ms of dot products and 3.5 ms of row
+transposes, which LLVM leaves scalar; the transposes are where any further speed would come from.
+
+``fastmath`` is exactly ``reassoc`` and ``contract`` (FMA): both only change rounding. NaN and inf
+still propagate exactly as in the numpy twin, shifts out of the image included (an inf times the
+zero padding is NaN there), which ``nnan``/``ninf`` would not guarantee.
+
+Everything here is also plain Python: with ``NUMBA_DISABLE_JIT=1`` these functions run unchanged
+(slowly), which the tests use to check the kernel logic apart from the compiler.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+from kernels.correlation import MAX_DISPLACEMENT, WINDOW
+
+_FASTMATH = {"reassoc", "contract"}
+# A constant trip count lets LLVM unroll the transpose's inner loop completely.
+_TRANSPOSE_BLOCK = 16
+
+
+@njit(nogil=True, cache=True)
+def _row_to_channels_last(source, n, y, row, offset):
+    """Copy source[n, :, y, :] (C, W) into row[offset : offset + W] (W, C)."""
+    channels = source.shape[1]
+    width = source.shape[3]
+    blocked = channels - channels % _TRANSPOSE_BLOCK
+    for c0 in range(0, blocked, _TRANSPOSE_BLOCK):
+        for x in range(width):
+            # Unsigned indices: numba wraps every signed index for negative values (a compare
+            # and a select per access); skipping that makes this copy about 20% faster.
+            xu = np.uint64(x)
+            for i in range(_TRANSPOSE_BLOCK):
+                c = np.uint64(c0 + i)
+                row[xu + np.uint64(offset), c] = source[n, c, y, xu]
+    for x in range(width):
+        for c in range(blocked, channels):
+            row[offset + x, c] = source[n, c, y, x]
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _correlate_pixel(first_row, second_row, x, out, n, k0, y, scale):
+    """Output channels k0 .. k0+6 at (y, x): first_row[x] against second_row[x .. x+6] (padded)."""
+    channels = first_row.shape[1]
+    pixel = first_row[x]
+    s0 = second_row[x]
+    s1 = second_row[x + 1]
+    s2 = second_row[x + 2]
+    s3 = second_row[x + 3]
+    s4 = second_row[x + 4]
+    s5 = second_row[x + 5]
+    s6 = second_row[x + 6]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = np.float32(0.0)
+    for c in range(channels):
+        f = pixel[c]
+        a0 += f * s0[c]
+        a1 += f * s1[c]
+        a2 += f * s2[c]
+        a3 += f * s3[c]
+        a4 += f * s4[c]
+        a5 += f * s5[c]
+        a6 += f * s6[c]
+    out[n, k0, y, x] = a0 * scale
+    out[n, k0 + 1, y, x] = a1 * scale
+    out[n, k0 + 2, y, x] = a2 * scale
+    out[n, k0 + 3, y, x] = a3 * scale
+    out[n, k0 + 4, y, x] = a4 * scale
+    out[n, k0 + 5, y, x] = a5 * scale
+    out[n, k0 + 6, y, x] = a6 * scale
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _correlate_row(first_row, second_row, out, n, k0, y, scale):
+    """Output channels k0 .. k0+6 of row y.
+
+    first_row is (W, C); second_row is (W + 6, C) with 3 zero pixels on each side, so image column
+    x + dx is padded index x + dx + 3 and no shift needs a bounds check.
+    """
+    width, channels = first_row.shape
+    for x in range(0, width - 1, 2):
+        pixel_a = first_row[x]
+        pixel_b = first_row[x + 1]
+        s0 = second_row[x]
+        s1 = second_row[x + 1]
+        s2 = second_row[x + 2]
+        s3 = second_row[x + 3]
+        s4 = second_row[x + 4]
+        s5 = second_row[x + 5]
+        s6 = second_row[x + 6]
+        s7 = second_row[x + 7]
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = np.float32(0.0)
+        b0 = b1 = b2 = b3 = b4 = b5 = b6 = np.float32(0.0)
+        for c in range(channels):
+            fa = pixel_a[c]
+            fb = pixel_b[c]
+            v0 = s0[c]
+            v1 = s1[c]
+            v2 = s2[c]
+            v3 = s3[c]
+            v4 = s4[c]
+            v5 = s5[c]
+            v6 = s6[c]
+            v7 = s7[c]
+            a0 += fa * v0
+            a1 += fa * v1
+            a2 += fa * v2
+            a3 += fa * v3
+            a4 += fa * v4
+            a5 += fa * v5
+            a6 += fa * v6
+            b0 += fb * v1
+            b1 += fb * v2
+            b2 += fb * v3
+            b3 += fb * v4
+            b4 += fb * v5
+            b5 += fb * v6
+            b6 += fb * v7
+        out[n, k0, y, x] = a0 * scale
+        out[n, k0 + 1, y, x] = a1 * scale
+        out[n, k0 + 2, y, x] = a2 * scale
+        out[n, k0 + 3, y, x] = a3 * scale
+        out[n, k0 + 4, y, x] = a4 * scale
+        out[n, k0 + 5, y, x] = a5 * scale
+        out[n, k0 + 6, y, x] = a6 * scale
+        out[n, k0, y, x + 1] = b0 * scale
+        out[n, k0 + 1, y, x + 1] = b1 * scale
+        out[n, k0 + 2, y, x + 1] = b2 * scale
+        out[n, k0 + 3, y, x + 1] = b3 * scale
+        out[n, k0 + 4, y, x + 1] = b4 * scale
+        out[n, k0 + 5, y, x + 1] = b5 * scale
+        out[n, k0 + 6, y, x + 1] = b6 * scale
+    if width % 2 == 1:
+        _correlate_pixel(first_row, second_row, width - 1, out, n, k0, y, scale)
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _correlate_outside(first_row, out, n, k0, y, scale):
+    """Output channels k0 .. k0+6 of row y for a shift dy that leaves the image.
+
+    The answer is 0, except that the numpy twin multiplies by the zero padding, so a pixel of
+    ``first`` holding inf or NaN gives NaN there; multiplying by zero here too keeps the two equal
+    (without ``nnan``/``nsz`` LLVM may not fold ``v * 0`` away).
+    """
+    width, channels = first_row.shape
+    for x in range(width):
+        pixel = first_row[x]
+        total = np.float32(0.0)
+        for c in range(channels):
+            total += pixel[c] * np.float32(0.0)
+        for j in range(WINDOW):
+            out[n, k0 + j, y, x] = total * scale
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _correlate_rows(first, second, out, n, y_start, y_stop):
+    """Output rows y_start .. y_stop-1 of image n; see :func:`correlation_nchw`."""
+    channels, height, width = first.shape[1:]
+    scale = np.float32(1.0 / channels)
+    # second's rows y-3 .. y+3, channels-last and zero-padded by 3 pixels left and right;
+    # image row r lives in slot r % 7. The padding is written once, here.
+    second_rows = np.zeros((WINDOW, width + 2 * MAX_DISPLACEMENT, channels), dtype=np.float32)
+    first_row = np.empty((width, channels), dtype=np.float32)
+    for r in range(max(0, y_start - MAX_DISPLACEMENT), min(height, y_start + MAX_DISPLACEMENT)):
+        _row_to_channels_last(second, n, r, second_rows[r % WINDOW], MAX_DISPLACEMENT)
+    for y in range(y_start, y_stop):
+        incoming = y + MAX_DISPLACEMENT
+        if incoming < height:
+            _row_to_channels_last(
+                second, n, incoming, second_rows[incoming % WINDOW], MAX_DISPLACEMENT
+            )
+        _row_to_channels_last(first, n, y, first_row, 0)
+        for dy_index in range(WINDOW):
+            r = y + dy_index - MAX_DISPLACEMENT
+            k0 = dy_index * WINDOW
+            if 0 <= r < height:
+                _correlate_row(first_row, second_rows[r % WINDOW], out, n, k0, y, scale)
+            else:
+                _correlate_outside(first_row, out, n, k0, y, scale)
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def correlation_nchw(first, second, out, rows_per_chunk):
+    """Fill out (N, 49, H, W) with the cost volume of first and second (N, C, H, W), in parallel.
+
+    All three arrays are C-contiguous float32 and ``out`` shares no memory with the inputs (the
+    caller checks). Work is split into chunks of ``rows_per_chunk`` output rows of one image; each
+    chunk keeps its own channels-last ring of ``second`` rows, so chunks run independently.
+    """
+    batch, _, height, _ = first.shape
+    chunks_per_image = (height + rows_per_chunk - 1) // rows_per_chunk
+    for chunk in prange(batch * chunks_per_image):
+        n = chunk // chunks_per_image
+        y_start = (chunk - n * chunks_per_image) * rows_per_chunk
+        _correlate_rows(first, second, out, n, y_start, min(height, y_start + rows_per_chunk))
+
+
+@njit(nogil=True, cache=True)
+def correlation_nchw_serial(first, second, out):
+    """:func:`correlation_nchw` on the calling thread only.
+
+    For small inputs: a parallel call has to wait until every worker thread has been scheduled,
+    which on a busy 2-core machine (OpenVINO's threads, the GUI) can take a whole scheduler time
+    slice (8 ms measured), far more than the work itself.
+    """
+    for n in range(first.shape[0]):
+        _correlate_rows(first, second, out, n, 0, first.shape[2])
+
+
+def rows_per_chunk(batch: int, height: int) -> int:
+    """Chunk height that gives each numba thread one run of rows per call.
+
+    numba's ``prange`` hands each thread one contiguous block of iterations, so more chunks than
+    threads buy no balance; they only re-transpose the 6 rows a chunk needs above its first row.
+    """
+    chunks_per_image = max(1, -(-get_num_threads() // batch))
+    return max(1, -(-height // chunks_per_image))

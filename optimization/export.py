@@ -1,0 +1,341 @@
+"""Export PF-AFN to a self-describing OpenVINO artifact (split + fused layouts), then verify it.
+
+The split layout cuts the warping module at each correlation so the app can compute the cost
+volume with the numba kernel: ``features`` (both pyramids), ``level_0..4`` (flow heads and grid
+composition of one pyramid level, plus the warp of the next level's clothes feature) and
+``render`` (final warps and the generator). The fused layout is one graph with the correlation as
+OpenVINO ops. After writing, the artifact is loaded back through ``tryon_app.core`` — the very
+loader the app uses — and compared with the torch model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from optimization.archs.pfafn import AFWM, ResUnetGenerator, render_tryon, tryon_forward, warp
+
+log = logging.getLogger(__name__)
+
+HEIGHT, WIDTH = 256, 192
+LEVELS = 5
+PRECISIONS = ("fp32", "fp16", "int8")
+# How far the artifact (run with the f32 hint) may stray from torch on p_tryon, in [-1, 1] units.
+# fp32 must be exact to float rounding. fp16 weights round to ~1e-3 relative and the error grows
+# through five flow compositions. int8 moves every feature by a fraction of a quantization step,
+# which shifts garment edges by a pixel here and there: the maximum then says little (one moved
+# edge pixel is a difference of ~1), so int8 is bounded on the mean (0.03 = ~4 grey levels of 255)
+# and its real quality is judged by SSIM in the compression report.
+TOLERANCE = {"fp32": ("max", 1e-3), "fp16": ("max", 2e-2), "int8": ("mean", 3e-2)}
+
+
+class FeaturesGraph(nn.Module):
+    """(person, masked clothes) -> clothes pyramid then person pyramid, finest first."""
+
+    def __init__(self, warp_model: AFWM):
+        super().__init__()
+        self.warp_model = warp_model
+
+    def forward(self, person, clothes):
+        cloth_pyramid, person_pyramid = self.warp_model.pyramids(person, clothes)
+        return (*cloth_pyramid, *person_pyramid)
+
+
+class LevelGraph(nn.Module):
+    """One flow level from its cost volume; also warps the next (finer) level's clothes feature."""
+
+    def __init__(self, warp_model: AFWM, level: int):
+        super().__init__()
+        self.flow_net = warp_model.aflow_net
+        self.level = level
+        self.has_last_flow = level > 0
+        self.has_next = level < LEVELS - 1
+
+    def forward(self, corr, cloth_feature, person_feature, *rest):
+        rest = list(rest)
+        last_flow = rest.pop(0) if self.has_last_flow else None
+        flow = self.flow_net.level_step(self.level, corr, cloth_feature, person_feature, last_flow)
+        if not self.has_next:
+            return flow
+        return flow, warp(rest.pop(0), flow)
+
+    @property
+    def input_names(self) -> list[str]:
+        names = ["corr", "cloth_feature", "person_feature"]
+        names += ["last_flow"] if self.has_last_flow else []
+        names += ["next_cloth_feature"] if self.has_next else []
+        return names
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["flow", "next_warped_cloth_feature"] if self.has_next else ["flow"]
+
+
+class RenderGraph(nn.Module):
+    """(person, masked clothes, binary edge, final flow) -> warped clothes, warped edge, try-on."""
+
+    def __init__(self, gen_model: ResUnetGenerator):
+        super().__init__()
+        self.gen_model = gen_model
+
+    def forward(self, person, clothes, edge, flow):
+        warped_cloth = warp(clothes, flow)
+        warped_edge = warp(edge, flow, padding_mode="zeros")
+        p_tryon = render_tryon(self.gen_model, person, warped_cloth, warped_edge)["p_tryon"]
+        return warped_cloth, warped_edge, p_tryon
+
+
+class FusedGraph(nn.Module):
+    """The whole official test-time body as one graph (correlation as tensor ops)."""
+
+    def __init__(self, warp_model: AFWM, gen_model: ResUnetGenerator):
+        super().__init__()
+        self.warp_model, self.gen_model = warp_model, gen_model
+
+    def forward(self, person, clothes, edge):
+        out = tryon_forward(self.warp_model, self.gen_model, person, clothes, edge)
+        return out["p_tryon"], out["warped_cloth"], out["warped_edge"], out["last_flow"]
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A torch wrapper to convert, with example inputs and the tensor names the app uses."""
+
+    relative_path: str
+    module: nn.Module
+    example: tuple[torch.Tensor, ...]
+    input_names: list[str]
+    output_names: list[str]
+
+
+def sample_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Smooth random person/clothes images and a garment-shaped edge, official model space."""
+    generator = torch.Generator().manual_seed(seed)
+    low = torch.rand(2, 3, HEIGHT // 16, WIDTH // 16, generator=generator) * 2 - 1
+    images = torch.nn.functional.interpolate(low, size=(HEIGHT, WIDTH), mode="bilinear")
+    noise = 0.1 * torch.randn(2, 3, HEIGHT, WIDTH, generator=generator)
+    person, clothes = (images + noise).clamp(-1, 1).split(1)
+    edge = torch.zeros(1, 1, HEIGHT, WIDTH)
+    edge[:, :, 40:220, 30:162] = 1.0
+    return person.contiguous(), clothes.contiguous(), edge
+
+
+def graph_specs(warp_model: AFWM, gen_model: ResUnetGenerator) -> list[GraphSpec]:
+    """Every graph of both layouts, with example inputs computed through the torch model."""
+    person, clothes, edge = sample_inputs()
+    masked_clothes = clothes * edge
+    specs = []
+    with torch.no_grad():
+        cloth_pyramid, person_pyramid = warp_model.pyramids(person, masked_clothes)
+        specs.append(
+            GraphSpec(
+                "split/features.xml",
+                FeaturesGraph(warp_model),
+                (person, masked_clothes),
+                ["person", "clothes"],
+                [f"cloth_{i}" for i in range(LEVELS)] + [f"person_{i}" for i in range(LEVELS)],
+            )
+        )
+        flow_net = warp_model.aflow_net
+        last_flow, warped_feature = None, cloth_pyramid[LEVELS - 1]
+        for level in range(LEVELS):
+            index = LEVELS - 1 - level
+            graph = LevelGraph(warp_model, level)
+            corr = flow_net.correlation(warped_feature, person_pyramid[index])
+            example = [corr, cloth_pyramid[index], person_pyramid[index]]
+            example += [last_flow] if graph.has_last_flow else []
+            example += [cloth_pyramid[index - 1]] if graph.has_next else []
+            specs.append(
+                GraphSpec(
+                    f"split/level_{level}.xml",
+                    graph,
+                    tuple(example),
+                    graph.input_names,
+                    graph.output_names,
+                )
+            )
+            outputs = graph(*example)
+            last_flow, warped_feature = outputs if graph.has_next else (outputs, None)
+        specs.append(
+            GraphSpec(
+                "split/render.xml",
+                RenderGraph(gen_model),
+                (person, masked_clothes, edge, last_flow),
+                ["person", "clothes", "edge", "flow"],
+                ["warped_cloth", "warped_edge", "p_tryon"],
+            )
+        )
+        specs.append(
+            GraphSpec(
+                "fused.xml",
+                FusedGraph(warp_model, gen_model),
+                (person, clothes, edge),
+                ["person", "clothes", "edge"],
+                ["p_tryon", "warped_cloth", "warped_edge", "last_flow"],
+            )
+        )
+    return specs
+
+
+def convert(spec: GraphSpec):
+    """Static-shape OpenVINO model of `spec` with the named inputs and outputs."""
+    import openvino as ov
+
+    with torch.no_grad():
+        model = ov.convert_model(
+            spec.module.eval(),
+            example_input=spec.example,
+            input=[tuple(t.shape) for t in spec.example],
+        )
+    for port, name in zip(model.inputs, spec.input_names, strict=True):
+        port.get_tensor().set_names({name})
+    for port, name in zip(model.outputs, spec.output_names, strict=True):
+        port.get_tensor().set_names({name})
+    return model
+
+
+def export_artifact(
+    warp_model: AFWM,
+    gen_model: ResUnetGenerator,
+    out_dir: str | Path,
+    *,
+    precision: str = "fp32",
+    metadata: dict[str, Any] | None = None,
+    calibration: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None,
+    onnx: bool = False,
+    verify: bool = True,
+) -> Path:
+    """Write the artifact folder and verify it through the app's loader.
+
+    Args:
+        warp_model, gen_model: networks in eval mode (any widths).
+        out_dir: artifact folder (created; existing IR files are replaced).
+        precision: `fp32`, `fp16` (fp16-compressed weights) or `int8` (NNCF post-training
+            quantization; the flow path stays in float).
+        metadata: extra fields for `metadata.json` (provenance, quality, ...).
+        calibration: (person, clothes, edge) samples for int8.
+        onnx: also write the fused graph as ONNX (opset 17) beside it.
+        verify: load back and compare with torch; raises RuntimeError outside tolerance.
+    """
+    import openvino as ov
+
+    from tryon_app.core.artifact import write_metadata
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    out_dir = Path(out_dir)
+    (out_dir / "split").mkdir(parents=True, exist_ok=True)
+    warp_model.eval(), gen_model.eval()
+    specs = graph_specs(warp_model, gen_model)
+    quantized_inputs = None
+    if precision == "int8":
+        from optimization.quantize import calibration_inputs
+
+        quantized_inputs = calibration_inputs(warp_model, gen_model, specs, calibration)
+    for spec in specs:
+        model = convert(spec)
+        if precision == "int8":
+            from optimization.quantize import quantize_graph
+
+            model = quantize_graph(model, spec, quantized_inputs[spec.relative_path])
+        log.info("writing %s", out_dir / spec.relative_path)
+        ov.save_model(model, out_dir / spec.relative_path, compress_to_fp16=precision == "fp16")
+    if onnx:
+        export_onnx(FusedGraph(warp_model, gen_model), specs[-1].example, out_dir / "fused.onnx")
+
+    document = {
+        "name": out_dir.name,
+        "precision": precision,
+        "input": {
+            "height": HEIGHT,
+            "width": WIDTH,
+            "color": "RGB",
+            "person_and_clothes": "(x / 255 - 0.5) / 0.5, (1, 3, 256, 192)",
+            "edge": "x / 255 binarised at 0.5, (1, 1, 256, 192)",
+        },
+        "layouts": {
+            "split": {
+                "features": "split/features.xml",
+                "levels": [f"split/level_{i}.xml" for i in range(LEVELS)],
+                "render": "split/render.xml",
+            },
+            "fused": "fused.xml",
+        },
+        "tools": {
+            "torch": torch.__version__,
+            "openvino": ov.get_version(),
+            "python": platform.python_version(),
+        },
+        **(metadata or {}),
+    }
+    write_metadata(out_dir, document)
+    if verify:
+        report = verify_artifact(out_dir, warp_model, gen_model, TOLERANCE[precision])
+        with open(out_dir / "metadata.json", encoding="utf-8") as stream:
+            document = json.load(stream)
+        document.setdefault("verification", {}).update(report)
+        # The verification report does not change any hashed file; rewrite metadata only.
+        (out_dir / "metadata.json").write_text(
+            json.dumps(document, indent=2) + "\n", encoding="utf-8"
+        )
+    return out_dir
+
+
+def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
+    """The fused graph as ONNX opset 17 (GridSample needs >= 16), checked with onnx.checker."""
+    import onnx
+
+    with torch.no_grad():
+        torch.onnx.export(
+            module.eval(),
+            example,
+            str(path),
+            opset_version=17,
+            input_names=["person", "clothes", "edge"],
+            output_names=["p_tryon", "warped_cloth", "warped_edge", "last_flow"],
+            dynamo=False,
+        )
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
+def verify_artifact(
+    out_dir: Path, warp_model: AFWM, gen_model: ResUnetGenerator, tolerance: tuple[str, float]
+) -> dict[str, Any]:
+    """Run the artifact through the app's pipeline (f32) and compare p_tryon with torch.
+
+    Args:
+        tolerance: ("max" or "mean", bound) on the absolute p_tryon difference.
+    """
+    from tryon_app.core.artifact import load_artifact
+    from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
+
+    statistic, bound = tolerance
+    person, clothes, edge = sample_inputs(seed=1)
+    with torch.no_grad():
+        expected = tryon_forward(warp_model, gen_model, person, clothes, edge)["p_tryon"].numpy()
+    artifact = load_artifact(out_dir)
+    report: dict[str, Any] = {f"tolerance_{statistic}_abs_p_tryon": bound}
+    for layout in ("split", "fused"):
+        pipeline = TryOnPipeline(
+            artifact, RuntimeOptions(precision="f32", layout=layout, cache_dir=None)
+        )
+        got = pipeline.run(person.numpy(), clothes.numpy(), edge.numpy()).p_tryon
+        difference = np.abs(got - expected)
+        report[f"{layout}_max_abs_p_tryon"] = float(difference.max())
+        report[f"{layout}_mean_abs_p_tryon"] = float(difference.mean())
+        error = report[f"{layout}_{statistic}_abs_p_tryon"]
+        if not error <= bound:
+            raise RuntimeError(
+                f"{out_dir}: exported {layout} graph differs from torch by {error:.2e} "
+                f"({statistic} abs on p_tryon; tolerance {bound:g})"
+            )
+    log.info("verified %s: %s", out_dir, report)
+    return report

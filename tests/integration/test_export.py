@@ -1,0 +1,85 @@
+"""Exported artifacts reproduce the torch model through the app's own loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.optimize
+torch = pytest.importorskip("torch")
+
+from optimization.archs.pfafn import tryon_forward  # noqa: E402
+from optimization.export import export_artifact, sample_inputs  # noqa: E402
+from tryon_app.core.artifact import load_artifact  # noqa: E402
+from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline  # noqa: E402
+
+
+def _torch_reference(models, inputs):
+    with torch.no_grad():
+        return tryon_forward(*models, *inputs)
+
+
+@pytest.mark.parametrize("layout", ["split", "fused"])
+def test_f32_artifact_matches_torch(tiny_models, tiny_artifact, layout):
+    inputs = sample_inputs(seed=5)
+    expected = _torch_reference(tiny_models, inputs)
+    pipeline = TryOnPipeline(
+        load_artifact(tiny_artifact), RuntimeOptions(precision="f32", layout=layout, cache_dir=None)
+    )
+    got = pipeline.run(*(t.numpy() for t in inputs))
+    assert np.abs(got.p_tryon - expected["p_tryon"].numpy()).max() < 1e-3
+    assert np.abs(got.warped_cloth - expected["warped_cloth"].numpy()).max() < 1e-3
+    assert np.abs(got.last_flow - expected["last_flow"].numpy()).max() < 1e-4
+    if layout == "split":
+        assert set(got.timings_ms) >= {"encoders", "correlation", "flow", "generator", "total"}
+
+
+def test_metadata_describes_the_artifact(tiny_artifact):
+    metadata = load_artifact(tiny_artifact).metadata
+    assert metadata["precision"] == "fp32"
+    assert metadata["verification"]["split_max_abs_p_tryon"] < 1e-3
+    assert len(metadata["layouts"]["split"]["levels"]) == 5
+    assert all(name.endswith((".xml", ".bin")) for name in metadata["files"])
+
+
+def test_onnx_export_runs_through_openvino_onnx_frontend(tiny_models, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    import openvino as ov
+
+    out = export_artifact(*tiny_models, tmp_path / "with-onnx", onnx=True, verify=False)
+    model = onnx.load(str(out / "fused.onnx"))
+    assert model.opset_import[0].version >= 16
+    assert any(node.op_type == "GridSample" for node in model.graph.node)
+    compiled = ov.Core().compile_model(
+        str(out / "fused.onnx"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+    )
+    inputs = sample_inputs(seed=2)
+    got = compiled([t.numpy() for t in inputs])[0]
+    expected = _torch_reference(tiny_models, inputs)["p_tryon"].numpy()
+    assert np.abs(got - expected).max() < 1e-3
+
+
+def test_fp16_artifact_is_smaller_and_close(tiny_models, tiny_artifact, tmp_path):
+    out = export_artifact(*tiny_models, tmp_path / "half", precision="fp16")
+
+    def weight_bytes(root):
+        return sum(path.stat().st_size for path in root.rglob("*.bin"))
+
+    # The weights halve; the XML (graph structure) does not, and dominates for a tiny model.
+    assert weight_bytes(out) < 0.55 * weight_bytes(tiny_artifact)
+    assert load_artifact(out).metadata["verification"]["split_max_abs_p_tryon"] < 2e-2
+
+
+@pytest.mark.slow
+def test_int8_artifact_quantizes_convolutions(tiny_models, tmp_path):
+    from optimization.quantize import load_calibration
+
+    calibration = load_calibration(None, size=4)
+    out = export_artifact(
+        *tiny_models, tmp_path / "int8", precision="int8", calibration=calibration
+    )
+    xml = (out / "split" / "render.xml").read_text()
+    assert "FakeQuantize" in xml
+    verification = load_artifact(out).metadata["verification"]
+    assert verification["split_mean_abs_p_tryon"] <= 3e-2
+    assert verification["split_max_abs_p_tryon"] > 1e-4  # it really is quantized

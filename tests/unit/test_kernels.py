@@ -1,0 +1,309 @@
+"""The correlation kernels: numba against the numpy twin, shift order, backends, validation, torch twin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kernels
+from kernels import correlation, correlation_reference
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LEVEL_SHAPES = [(1, 256, 8 * 2**i, 6 * 2**i) for i in range(5)]
+ODD_SHAPES = [
+    (1, 1, 1, 1),
+    (1, 3, 2, 3),
+    (2, 33, 5, 7),
+    (1, 3, 1, 9),
+    (2, 1, 7, 1),
+    (1, 33, 4, 8),  # even width: two-pixel steps only; odd widths also take the one-pixel tail
+    (2, 17, 9, 12),
+]
+
+
+def random_pair(shape, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+
+
+def assert_close(actual, expected, tolerance=1e-5):
+    """Agreement to ``tolerance`` relative to the largest magnitude in ``expected``."""
+    assert actual.shape == expected.shape
+    scale = max(float(np.abs(expected).max()), 1e-12)
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * scale)
+
+
+def run_python(script: str, **env_overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **env_overrides}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def numba_backend():
+    """Run the test on the numba backend, restoring whatever was selected before."""
+    previous = kernels.get_backend()
+    kernels.set_backend("numba")
+    yield
+    kernels.set_backend(previous)
+
+
+@pytest.mark.parametrize("shape", ODD_SHAPES, ids=str)
+def test_numba_matches_reference_at_odd_shapes(numba_backend, shape):
+    first, second = random_pair(shape)
+    out = correlation(first, second)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert_close(out, correlation_reference(first, second))
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 2, 3, 4, 100])
+def test_parallel_chunks_match_reference(rows_per_chunk):
+    """Chunk boundaries (where each chunk refills its ring of rows) and the serial entry point."""
+    from kernels import _correlation_numba
+
+    first, second = random_pair((2, 9, 7, 5), seed=6)
+    expected = correlation_reference(first, second)
+    out = np.full_like(expected, np.nan)
+    _correlation_numba.correlation_nchw(first, second, out, rows_per_chunk)
+    assert_close(out, expected)
+    out[:] = np.nan
+    _correlation_numba.correlation_nchw_serial(first, second, out)
+    assert_close(out, expected)
+
+
+def test_numba_matches_reference_at_finest_level(numba_backend):
+    first, second = random_pair(LEVEL_SHAPES[-1], seed=1)
+    assert_close(correlation(first, second), correlation_reference(first, second))
+
+
+@pytest.mark.parametrize("backend", kernels.BACKENDS)
+def test_impulse_lands_in_the_channel_of_its_shift(backend):
+    """Independent of any implementation: a pixel of ones in ``first`` and a pixel of ones in
+    ``second`` (dy, dx) away give exactly 1 in channel (dy + 3) * 7 + (dx + 3) at that pixel."""
+    previous = kernels.get_backend()
+    kernels.set_backend(backend)
+    try:
+        y0, x0 = 4, 5
+        first = np.zeros((1, 2, 9, 11), dtype=np.float32)
+        first[:, :, y0, x0] = 1.0
+        for dy in range(-3, 4):
+            for dx in range(-3, 4):
+                second = np.zeros_like(first)
+                second[:, :, y0 + dy, x0 + dx] = 1.0
+                expected = np.zeros((1, 49, 9, 11), dtype=np.float32)
+                expected[0, (dy + 3) * 7 + (dx + 3), y0, x0] = 1.0
+                np.testing.assert_array_equal(
+                    correlation(first, second), expected, err_msg=f"dy={dy} dx={dx}"
+                )
+        # Shifts that leave the image read zeros: a corner pixel sees only the 16 in-image shifts.
+        corner = np.zeros((1, 1, 4, 4), dtype=np.float32)
+        corner[0, 0, 0, 0] = 2.0
+        volume = correlation(corner, np.ones_like(corner))
+        in_image = [(dy + 3) * 7 + (dx + 3) for dy in range(4) for dx in range(4)]
+        np.testing.assert_array_equal(volume[0, in_image, 0, 0], 2.0)
+        assert np.count_nonzero(volume) == len(in_image)
+    finally:
+        kernels.set_backend(previous)
+
+
+def test_non_finite_values_propagate_like_the_reference(numba_backend):
+    first, second = random_pair((1, 4, 8, 9), seed=5)
+    first[0, 1, 0, 0] = np.inf  # corner pixel: meets the zero padding in both directions
+    first[0, 2, 7, 4] = np.nan
+    second[0, 3, 4, 8] = -np.inf
+    expected = correlation_reference(first, second)
+    assert np.isnan(expected).any() and np.isinf(expected).any()
+    np.testing.assert_allclose(correlation(first, second), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_kernel_logic_without_jit():
+    """The numba functions run as plain Python (NUMBA_DISABLE_JIT=1) and agree with the reference."""
+    done = run_python(
+        """
+        import numpy as np
+        import kernels
+        from kernels import _correlation_numba as impl
+
+        rng = np.random.default_rng(3)
+        for shape in [(1, 3, 5, 9), (2, 17, 3, 4)]:
+            first = rng.standard_normal(shape, dtype=np.float32)
+            second = rng.standard_normal(shape, dtype=np.float32)
+            expected = kernels.correlation_reference(first, second)
+            for run in (lambda out: impl.correlation_nchw(first, second, out, 2),
+                        lambda out: impl.correlation_nchw_serial(first, second, out)):
+                out = np.full_like(expected, np.nan)
+                run(out)
+                print(float(np.abs(out - expected).max() / np.abs(expected).max()))
+        """,
+        NUMBA_DISABLE_JIT="1",
+    )
+    assert done.returncode == 0, done.stderr
+    errors = [float(line) for line in done.stdout.split()]
+    assert len(errors) == 4 and max(errors) < 1e-5
+
+
+def test_numpy_backend_switch():
+    previous = kernels.get_backend()
+    try:
+        kernels.set_backend("numpy")
+        assert kernels.get_backend() == "numpy"
+        first, second = random_pair((1, 5, 6, 7))
+        np.testing.assert_array_equal(
+            correlation(first, second), correlation_reference(first, second)
+        )
+        assert kernels.warmup() < 0.1  # nothing to compile
+        with pytest.raises(ValueError, match="unknown correlation backend"):
+            kernels.set_backend("cuda")
+        assert kernels.get_backend() == "numpy"
+    finally:
+        kernels.set_backend(previous)
+
+
+def test_env_var_selects_numpy_without_importing_numba():
+    done = run_python(
+        """
+        import sys
+        import kernels
+        print(kernels.get_backend(), "numba" in sys.modules)
+        """,
+        TRYON_CORRELATION_BACKEND="numpy",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["numpy", "False"]
+
+
+def test_kernels_import_only_numpy_and_numba():
+    done = run_python(
+        """
+        import sys
+        import numpy as np
+        import kernels
+        kernels.correlation(np.ones((1, 2, 3, 4)), np.ones((1, 2, 3, 4)))
+        print(kernels.get_backend(), *sorted(
+            name for name in ("torch", "openvino", "tryon_app", "optimization") if name in sys.modules
+        ))
+        """,
+        TRYON_CORRELATION_BACKEND="",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["numba"]
+
+
+def test_falls_back_to_numpy_when_numba_cannot_be_imported():
+    done = run_python(
+        """
+        import logging, sys
+        import numpy as np
+        sys.modules["numba"] = None  # makes `import numba` raise ImportError
+        logging.basicConfig(level=logging.WARNING)
+        import kernels
+        print(kernels.get_backend())
+        first = np.ones((1, 2, 3, 4), dtype=np.float32)
+        assert np.array_equal(kernels.correlation(first, first), kernels.correlation_reference(first, first))
+        try:
+            kernels.set_backend("numba")
+        except RuntimeError as error:
+            print("refused:", error)
+        """,
+        TRYON_CORRELATION_BACKEND="",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "numpy"
+    assert "refused: the numba correlation backend is unavailable" in done.stdout
+    assert "falls back to numpy" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        (np.zeros((2, 3, 4), np.float32), np.zeros((2, 3, 4), np.float32), "must be 4-D"),
+        (np.zeros((1, 2, 3, 4), np.float32), np.zeros((1, 2, 3, 5), np.float32), "same shape"),
+        (np.zeros((1, 2, 3, 4), np.complex64), np.zeros((1, 2, 3, 4), np.float32), "real numbers"),
+        (np.full((1, 2, 3, 4), "a"), np.zeros((1, 2, 3, 4), np.float32), "real numbers"),
+        (np.zeros((1, 0, 3, 4), np.float32), np.zeros((1, 0, 3, 4), np.float32), "empty dimension"),
+    ],
+    ids=["3-D", "shape mismatch", "complex", "strings", "no channels"],
+)
+def test_rejects_bad_inputs(first, second, message):
+    for function in (correlation, correlation_reference):
+        with pytest.raises(ValueError, match=message):
+            function(first, second)
+
+
+def test_rejects_bad_out_buffers():
+    first, second = random_pair((1, 2, 3, 4))
+    good_shape = (1, 49, 3, 4)
+    bad_buffers = {
+        "shape": np.empty((1, 49, 3, 5), np.float32),
+        "float64": np.empty(good_shape, np.float64),
+        "not C-contiguous": np.empty((1, 49, 4, 3), np.float32).transpose(0, 1, 3, 2),
+        "list": np.empty(good_shape, np.float32).tolist(),
+    }
+    for buffer in bad_buffers.values():
+        with pytest.raises(ValueError, match="out must"):
+            correlation(first, second, out=buffer)
+    read_only = np.empty(good_shape, np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        correlation(first, second, out=read_only)
+    storage = np.zeros(49 * 3 * 4, np.float32)
+    first_inside_out = storage[: 2 * 3 * 4].reshape(1, 2, 3, 4)
+    with pytest.raises(ValueError, match="share memory"):
+        correlation(first_inside_out, second, out=storage.reshape(good_shape))
+
+
+def test_out_buffer_is_filled_and_returned(numba_backend):
+    first, second = random_pair((1, 8, 6, 10))
+    buffer = np.full((1, 49, 6, 10), np.nan, np.float32)
+    result = correlation(first, second, out=buffer)
+    assert result is buffer
+    assert_close(buffer, correlation_reference(first, second))
+
+
+def test_converts_float64_integer_and_strided_inputs(numba_backend):
+    first64, second64 = random_pair((2, 5, 8, 6), seed=2, dtype=np.float64)
+    # A channels-last array viewed as NCHW is not C-contiguous; a stepped slice is not either.
+    strided = np.ascontiguousarray(first64.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    stepped = np.repeat(second64, 2, axis=3)[..., ::2]
+    assert not strided.flags.c_contiguous and not stepped.flags.c_contiguous
+    expected = correlation_reference(first64.astype(np.float32), second64.astype(np.float32))
+    for first, second in [(first64, second64), (strided, stepped)]:
+        out = correlation(first, second)
+        assert out.dtype == np.float32 and out.flags.c_contiguous
+        assert_close(out, expected)
+    integers = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5) % 7
+    assert_close(
+        correlation(integers, integers),
+        correlation_reference(integers.astype(np.float32), integers),
+    )
+
+
+def test_warmup_reports_seconds(numba_backend):
+    assert 0.0 <= kernels.warmup() < 60.0
+
+
+@pytest.mark.optimize
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 1, 1), (2, 33, 5, 7), (1, 3, 2, 3), LEVEL_SHAPES[1]], ids=str
+)
+def test_matches_torch_twin(numba_backend, shape):
+    torch = pytest.importorskip("torch")
+    from optimization.archs.correlation import correlation as torch_correlation
+
+    first, second = random_pair(shape, seed=4)
+    with torch.no_grad():
+        expected = torch_correlation(torch.from_numpy(first), torch.from_numpy(second)).numpy()
+    assert_close(correlation(first, second), expected)
+    assert_close(correlation_reference(first, second), expected)

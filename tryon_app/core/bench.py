@@ -1,0 +1,93 @@
+"""Timing of a model on this machine: per-stage p50/p90 latency and try-ons per second."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tryon_app.core.artifact import load_artifact
+from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
+
+
+def sample_model_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic smooth inputs in model space (timing does not depend on content)."""
+    rng = np.random.default_rng(seed)
+    person = np.clip(rng.normal(0, 0.5, (1, 3, 256, 192)), -1, 1).astype(np.float32)
+    clothes = np.clip(rng.normal(0, 0.5, (1, 3, 256, 192)), -1, 1).astype(np.float32)
+    edge = np.zeros((1, 1, 256, 192), np.float32)
+    edge[..., 40:220, 30:162] = 1
+    return person, clothes, edge
+
+
+def time_pipeline(
+    pipeline: TryOnPipeline, runs: int = 30, warmup: int = 3
+) -> dict[str, dict[str, float]]:
+    """p50/p90/mean of every stage in milliseconds over `runs` calls (after `warmup` calls)."""
+    inputs = sample_model_inputs()
+    for _ in range(warmup):
+        pipeline.run(*inputs)
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        start = time.perf_counter()
+        timings = pipeline.run(*inputs).timings_ms
+        timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
+        for stage, ms in timings.items():
+            samples.setdefault(stage, []).append(ms)
+    return {
+        stage: {
+            "p50": float(np.percentile(values, 50)),
+            "p90": float(np.percentile(values, 90)),
+            "mean": float(np.mean(values)),
+        }
+        for stage, values in samples.items()
+    }
+
+
+def benchmark(
+    model_dir: str | Path | None,
+    options: RuntimeOptions | None = None,
+    *,
+    runs: int = 30,
+    warmup: int = 3,
+) -> dict[str, Any]:
+    """The `tryon bench` report for one artifact and runtime configuration."""
+    from tryon_app.core.engine import default_model_dir
+
+    artifact = load_artifact(model_dir or default_model_dir())
+    options = options or RuntimeOptions()
+    start = time.perf_counter()
+    pipeline = TryOnPipeline(artifact, options)
+    load_seconds = time.perf_counter() - start
+    stages = time_pipeline(pipeline, runs=runs, warmup=warmup)
+    return {
+        "model": str(artifact.root),
+        "precision": artifact.precision,
+        "size_mb": round(artifact.size_bytes() / 1e6, 2),
+        "device": options.device,
+        "precision_hint": options.precision or "device default",
+        "threads": options.threads,
+        "layout": pipeline.layout,
+        "load_seconds": round(load_seconds, 3),
+        "runs": runs,
+        "stages_ms": stages,
+        "tryons_per_second": round(1000.0 / stages["total"]["p50"], 2),
+        "machine": {"cpu": platform.processor() or platform.machine(), "system": platform.system()},
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"model {report['model']} ({report['precision']}, {report['size_mb']} MB), "
+        f"{report['device']} {report['precision_hint']}, layout {report['layout']}, {report['runs']} runs",
+        f"{'stage':<12} {'p50 ms':>8} {'p90 ms':>8}",
+    ]
+    for stage, values in report["stages_ms"].items():
+        lines.append(f"{stage:<12} {values['p50']:8.2f} {values['p90']:8.2f}")
+    lines.append(
+        f"try-ons per second: {report['tryons_per_second']:.2f} (load {report['load_seconds']:.2f} s)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,634 @@
+"""Reading, writing and framing photos: any file a user picks in, model-ready arrays out, and back.
+
+Everything here works on numpy arrays: photos are uint8 (H, W, 3) RGB, masks uint8 (H, W). Every
+problem with a file the user gave becomes a `TryOnError` whose message names that file.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import stat
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tryon_app.core.errors import InputImageError, OutputError, TryOnError
+
+CANVAS_SIZE = (256, 192)
+"""(height, width) of the model's canvas: VITON photos are 192 wide by 256 high."""
+
+MAX_PIXELS = 50_000_000
+"""Larger images are refused before any pixel is decoded (decompression bombs, 100 MP scans)."""
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+READ_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "TIFF", "BMP", "GIF", "PPM")
+"""Pillow decoders we let loose on user files (those this Pillow build has); exotic ones (EPS,
+PSD, ...) are not offered. Multi-picture JPEGs from cameras (MPO) come through the JPEG one."""
+
+WRITE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+# Outputs that `check_writable` accepts without an image extension (reports, lists).
+_DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
+
+# Border pixels whose spread (grey levels) stays under this count as one flat colour.
+_FLAT_BORDER_SPREAD = 12
+
+WHITE = (255, 255, 255)
+
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_image(
+    path: str | os.PathLike[str], *, what: str = "image", max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """Read a photo as the model sees colour: RGB, 8 bits, upright, transparency on white.
+
+    EXIF orientation is applied; palette, grey, CMYK and 16-bit images are converted; transparent
+    pixels are composited on white (product photos are shot on white).
+
+    Args:
+        path: the file to read.
+        what: what the file is to the user ("person photo"); used in error messages.
+        max_pixels: images with more pixels are refused before they are decoded.
+
+    Returns:
+        uint8 (H, W, 3) RGB array, C-contiguous.
+
+    Raises:
+        InputImageError: the file is missing, unreadable, not an image, truncated, corrupt or too
+            large. The message names the file.
+    """
+    rgb, _alpha = load_image_with_alpha(path, what=what, max_pixels=max_pixels)
+    return rgb
+
+
+def load_image_with_alpha(
+    path: str | os.PathLike[str], *, what: str = "image", max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`load_image`, plus the transparency when the file has some.
+
+    Returns:
+        (rgb, alpha): rgb as from `load_image` (composited on white); alpha uint8 (H, W) with 0
+        for transparent, or None when the image has no alpha channel or is opaque everywhere.
+    """
+    path = Path(path)
+    image = _decode(_read_bytes(path, what), path, what, max_pixels)
+    try:
+        rgb, alpha = _rgb_and_alpha(image)
+    except Exception as error:  # noqa: BLE001 - Pillow's converters raise several types
+        raise InputImageError(
+            f"{path}: unsupported colour mode {image.mode} ({_first_line(error)})", path=path
+        ) from None
+    if alpha is None:
+        return rgb, None
+    return _composite(rgb, alpha, WHITE), alpha
+
+
+def load_mask(
+    path: str | os.PathLike[str], *, what: str = "garment mask", max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """Read a garment mask (white garment on black) as uint8 (H, W) grey levels.
+
+    Colour masks are turned grey with Pillow's `convert("L")`, as the official loader does, so a
+    VITON edge JPEG gives exactly the official values. Transparent pixels count as black
+    (not garment). Use `binarize_mask` to get the {0, 1} mask the model takes.
+
+    Raises:
+        InputImageError: as `load_image`.
+    """
+    path = Path(path)
+    image = _decode(_read_bytes(path, what), path, what, max_pixels)
+    try:
+        if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+            return _deep_grey_to_uint8(image)
+        if image.mode in _ALPHA_MODES or "transparency" in image.info:
+            rgba = np.asarray(image.convert("RGBA"))
+            on_black = _composite(rgba[..., :3], rgba[..., 3], (0, 0, 0))
+            return np.array(Image.fromarray(on_black).convert("L"))
+        return np.array(image.convert("L"))
+    except Exception as error:  # noqa: BLE001 - Pillow's converters raise several types
+        raise InputImageError(
+            f"{path}: unsupported colour mode {image.mode} ({_first_line(error)})", path=path
+        ) from None
+
+
+def binarize_mask(mask: np.ndarray) -> np.ndarray:
+    """The official binarisation: garment where the grey level is >= 128 (i.e. x / 255 > 0.5).
+
+    Args:
+        mask: uint8 grey levels (any shape), or floats in [0, 1], or booleans.
+
+    Returns:
+        float32 array of the same shape holding only 0.0 and 1.0.
+    """
+    mask = np.asarray(mask)
+    if mask.dtype == np.bool_:
+        garment = mask
+    elif np.issubdtype(mask.dtype, np.integer):
+        garment = mask >= 128
+    else:
+        garment = mask > 0.5
+    return garment.astype(np.float32)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputImageError(f"{path}: {what} not found", path=path) from None
+    except OSError as error:
+        raise InputImageError(
+            f"{path}: cannot open the {what} ({_os_reason(error)})", path=path
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputImageError(f"{path}: is a folder, expected the {what} file", path=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputImageError(f"{path}: not a regular file, expected the {what} file", path=path)
+    if info.st_size == 0:
+        raise InputImageError(f"{path}: empty file (0 bytes), expected the {what}", path=path)
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputImageError(
+            f"{path}: file too large for a {what} ({info.st_size / 2**20:.0f} MiB; "
+            f"limit {MAX_FILE_BYTES / 2**20:.0f} MiB)",
+            path=path,
+        )
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputImageError(
+            f"{path}: cannot read the {what} ({_os_reason(error)})", path=path
+        ) from None
+
+
+def _decode(data: bytes, path: Path, what: str, max_pixels: int) -> Image.Image:
+    """Fully decoded, upright Pillow image; any decoder failure becomes an InputImageError."""
+    with warnings.catch_warnings():
+        # Pillow only warns between its own limit and twice that; a bomb is a bomb.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=_readable_formats())
+            _check_pixel_count(image.size, path, what, max_pixels)
+            # Decode now, inside the try: Image.open only reads the header, and without
+            # LOAD_TRUNCATED_IMAGES a short file raises here instead of giving grey pixels.
+            image.load()
+            _check_pixel_count(image.size, path, what, max_pixels)
+        except TryOnError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            found = re.search(r"(\d+) pixels", str(error))
+            size = f"{int(found.group(1)) / 1e6:.0f} MP; " if found else ""
+            raise InputImageError(
+                f"{path}: {what} too large ({size}limit {max_pixels / 1e6:.0f} MP)", path=path
+            ) from None
+        except UnidentifiedImageError:
+            raise InputImageError(
+                f"{path}: not an image (cannot identify the format)", path=path
+            ) from None
+        except MemoryError:
+            raise InputImageError(
+                f"{path}: {what} too large to decode in memory", path=path
+            ) from None
+        except Exception as error:  # noqa: BLE001 - decoders raise anything on hostile bytes
+            if "truncated" in str(error).lower():
+                problem = "truncated image data (the file is incomplete)"
+            else:
+                problem = f"corrupt image data ({_first_line(error)})"
+            raise InputImageError(f"{path}: {problem}", path=path) from None
+    return _upright(image)
+
+
+@functools.cache
+def _readable_formats() -> tuple[str, ...]:
+    Image.init()
+    return tuple(name for name in READ_FORMATS if name in Image.OPEN)
+
+
+def _check_pixel_count(size: tuple[int, int], path: Path, what: str, max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise InputImageError(f"{path}: {what} has no pixels ({width}x{height})", path=path)
+    if width * height > max_pixels:
+        raise InputImageError(
+            f"{path}: {what} too large ({width}x{height} = {width * height / 1e6:.0f} MP; "
+            f"limit {max_pixels / 1e6:.0f} MP)",
+            path=path,
+        )
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; an unreadable EXIF block leaves the pixels as stored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - broken metadata should not cost the user the photo
+        return image
+
+
+def _rgb_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+        grey = _deep_grey_to_uint8(image)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)), None
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = rgba[..., 3]
+        if alpha.min() == 255:
+            return np.ascontiguousarray(rgba[..., :3]), None
+        return np.ascontiguousarray(rgba[..., :3]), np.array(alpha)
+    return np.array(image.convert("RGB")), None
+
+
+def _deep_grey_to_uint8(image: Image.Image) -> np.ndarray:
+    """Grey images deeper than 8 bits scaled to 0..255 (16-bit: round(v / 257))."""
+    values = np.asarray(image)
+    if image.mode == "F":
+        values = np.nan_to_num(values.astype(np.float64), nan=0.0)
+        # Float images come as [0, 1] or as grey levels; a maximum above 1 means levels.
+        scale = 255.0 if values.max(initial=0.0) <= 1.0 else 1.0
+        return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
+    values = values.astype(np.int64)
+    if image.mode == "I" and values.max(initial=0) <= 255:
+        # A 32-bit container holding 8-bit levels (e.g. from some TIFF writers).
+        return np.clip(values, 0, 255).astype(np.uint8)
+    return ((np.clip(values, 0, 65535) + 128) // 257).astype(np.uint8)
+
+
+def _composite(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """rgb over a flat background colour, with rounding: uint8 (H, W, 3)."""
+    weight = alpha.astype(np.uint32)[..., None]
+    back = np.asarray(background, dtype=np.uint32)
+    blended = (rgb.astype(np.uint32) * weight + back * (255 - weight) + 127) // 255
+    return blended.astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def check_writable(path: str | os.PathLike[str], *, kind: str = "auto") -> Path:
+    """Make sure a result can be written at `path`, before any time is spent computing it.
+
+    Args:
+        path: where the result will go.
+        kind: "image" requires an image extension that `save_image` knows; "any" accepts any
+            name; "auto" means "any" for .json/.txt/.csv and "image" otherwise.
+
+    Returns:
+        The path, as a Path.
+
+    Raises:
+        OutputError: unknown image extension, a folder in the way, a missing folder, or a folder
+            where files cannot be created. The message names the path.
+    """
+    path = Path(path)
+    if kind not in ("auto", "image", "any"):
+        raise ValueError(f"kind must be 'auto', 'image' or 'any', not {kind!r}")
+    if kind == "image" or (kind == "auto" and path.suffix.lower() not in _DATA_SUFFIXES):
+        _write_format(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder, expected a file name", path=path)
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"{path}: cannot write here, the folder {folder} {problem}", path=path)
+    probe = _temporary_sibling(path)
+    try:
+        descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write here ({_os_reason(error)})", path=path) from None
+    os.close(descriptor)
+    os.unlink(probe)
+    return path
+
+
+def save_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> Path:
+    """Write an image atomically: the file at `path` is either the whole new image or untouched.
+
+    The image goes to a hidden temporary file in the same folder first and is then renamed over
+    `path` (`os.replace`), so a crash, a full disk or an encoder error never leaves half a file.
+
+    Args:
+        path: destination; its extension picks the format (.png, .jpg/.jpeg, .webp, .bmp, .tif).
+        image: uint8 (H, W, 3) RGB or (H, W) grey.
+        quality: JPEG/WebP quality, 1-100.
+
+    Returns:
+        The path written, as a Path.
+
+    Raises:
+        OutputError: unknown extension or the file cannot be written; the message names the path.
+        ValueError: `image` is not a uint8 (H, W, 3) or (H, W) array.
+    """
+    path = Path(path)
+    image_format = _write_format(path)
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or not (
+        image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)
+    ):
+        raise ValueError(
+            f"expected a uint8 (H, W, 3) or (H, W) image, got {image.dtype} {image.shape}"
+        )
+    if image.size == 0:
+        raise ValueError(f"cannot save an empty image of shape {image.shape}")
+    options: dict[str, object] = {}
+    if image_format in ("JPEG", "WEBP"):
+        options["quality"] = int(quality)
+    elif image_format == "PNG":
+        options["compress_level"] = 4
+    encoded = Image.fromarray(np.ascontiguousarray(image))
+
+    temporary = _temporary_sibling(path)
+    try:
+        # 0o666 lets the umask decide the final permissions, as for any newly created file.
+        descriptor = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+        )
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write ({_os_reason(error)})", path=path) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            encoded.save(handle, format=image_format, **options)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise OutputError(f"{path}: cannot write ({_os_reason(error)})", path=path) from None
+        raise
+    return path
+
+
+def _write_format(path: Path) -> str:
+    image_format = WRITE_FORMATS.get(path.suffix.lower())
+    if image_format is None:
+        known = ", ".join(sorted(WRITE_FORMATS))
+        shown = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise OutputError(f"{path}: unknown image type ({shown}; use one of {known})", path=path)
+    return image_format
+
+
+def _temporary_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):
+        return "folder does not exist"
+    if isinstance(error, IsADirectoryError):
+        return "is a folder"
+    if isinstance(error, NotADirectoryError):
+        return "a part of the path is not a folder"
+    return (error.strerror or error.__class__.__name__).rstrip(".")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else error.__class__.__name__
+
+
+# --------------------------------------------------------------------------- framing
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a photo was fitted to the model canvas, so a result can be put back in its place.
+
+    Boxes are (top, left, height, width) in pixels. `photo_box` is the part of the photo that
+    was used (all of it for letterbox); `canvas_box` is where it landed on the canvas (all of it
+    for crop). `source` is the photo itself, kept (not copied) only when pixels outside
+    `photo_box` are needed to restore it, i.e. for crop.
+    """
+
+    mode: str
+    photo_size: tuple[int, int]
+    canvas_size: tuple[int, int]
+    photo_box: tuple[int, int, int, int]
+    canvas_box: tuple[int, int, int, int]
+    pad_value: tuple[int, int, int] | None = None
+    source: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the photo was already canvas-sized and went through untouched."""
+        return self.photo_size == self.canvas_size and self.photo_box == self.canvas_box == (
+            0,
+            0,
+            *self.canvas_size,
+        )
+
+    @property
+    def scale(self) -> float:
+        """Canvas pixels per photo pixel (vertically; horizontal differs only by rounding)."""
+        return self.canvas_box[2] / self.photo_box[2]
+
+
+def fit_to_canvas(
+    rgb: np.ndarray,
+    size: tuple[int, int] = CANVAS_SIZE,
+    mode: str = "letterbox",
+    *,
+    pad_value: int | tuple[int, int, int] | None = None,
+) -> tuple[np.ndarray, Framing]:
+    """Fit a photo of any size and shape to the model canvas (3:4 portrait by default).
+
+    "letterbox" scales the whole photo to fit and pads the rest, with `pad_value` if given, else
+    the colour of the photo's edges where they are flat, else white. "crop" scales the photo to
+    cover the canvas and cuts the overflow equally on both sides. A photo already of `size` is
+    returned bit-identical with an identity framing.
+
+    Args:
+        rgb: uint8 (H, W, 3) photo.
+        size: (height, width) of the canvas.
+        mode: "letterbox" or "crop".
+        pad_value: grey level or RGB triple for letterbox padding.
+
+    Returns:
+        (canvas, framing): uint8 (size[0], size[1], 3) and what `restore_framing` needs.
+    """
+    rgb = _check_rgb(rgb, "rgb")
+    if mode not in ("letterbox", "crop"):
+        raise ValueError(f"mode must be 'letterbox' or 'crop', not {mode!r}")
+    canvas_h, canvas_w = (int(size[0]), int(size[1]))
+    if canvas_h <= 0 or canvas_w <= 0:
+        raise ValueError(f"canvas size must be positive, got {size}")
+    photo_h, photo_w = rgb.shape[:2]
+    whole_canvas = (0, 0, canvas_h, canvas_w)
+    whole_photo = (0, 0, photo_h, photo_w)
+
+    if (photo_h, photo_w) == (canvas_h, canvas_w):
+        framing = Framing(mode, (photo_h, photo_w), (canvas_h, canvas_w), whole_photo, whole_canvas)
+        return rgb.copy(), framing
+
+    if mode == "crop":
+        if photo_w * canvas_h > photo_h * canvas_w:  # wider than the canvas: cut the sides
+            used_h, used_w = photo_h, _clamp(round(photo_h * canvas_w / canvas_h), 1, photo_w)
+        else:  # taller: cut top and bottom
+            used_h, used_w = _clamp(round(photo_w * canvas_h / canvas_w), 1, photo_h), photo_w
+        top, left = (photo_h - used_h) // 2, (photo_w - used_w) // 2
+        region = rgb[top : top + used_h, left : left + used_w]
+        canvas = _resize(region, canvas_h, canvas_w)
+        photo_box = (top, left, used_h, used_w)
+        source = None if photo_box == whole_photo else rgb
+        framing = Framing(
+            mode, (photo_h, photo_w), (canvas_h, canvas_w), photo_box, whole_canvas, source=source
+        )
+        return canvas, framing
+
+    scale = min(canvas_h / photo_h, canvas_w / photo_w)
+    content_h = _clamp(round(photo_h * scale), 1, canvas_h)
+    content_w = _clamp(round(photo_w * scale), 1, canvas_w)
+    top, left = (canvas_h - content_h) // 2, (canvas_w - content_w) // 2
+    if pad_value is None:
+        colour = _edge_colour(
+            rgb, pad_sides=content_w < canvas_w, pad_top_bottom=content_h < canvas_h
+        )
+    elif np.ndim(pad_value) == 0:
+        colour = (int(pad_value),) * 3
+    else:
+        colour = tuple(int(v) for v in pad_value)
+        if len(colour) != 3:
+            raise ValueError(f"pad_value must be a grey level or an RGB triple, got {pad_value!r}")
+    canvas = np.empty((canvas_h, canvas_w, 3), dtype=np.uint8)
+    canvas[:] = np.asarray(colour, dtype=np.uint8)
+    canvas[top : top + content_h, left : left + content_w] = _resize(rgb, content_h, content_w)
+    canvas_box = (top, left, content_h, content_w)
+    framing = Framing(
+        mode, (photo_h, photo_w), (canvas_h, canvas_w), whole_photo, canvas_box, pad_value=colour
+    )
+    return canvas, framing
+
+
+def restore_framing(result: np.ndarray, framing: Framing) -> np.ndarray:
+    """Put a canvas-sized result back into the framing of the photo it was made from.
+
+    Letterbox: the padding is cut off and the rest scaled to the photo's size. Crop: the result
+    is scaled to the cropped region and pasted into a copy of the original photo, so what was cut
+    away comes back unchanged.
+
+    Args:
+        result: uint8 (canvas_h, canvas_w, 3), e.g. the try-on.
+        framing: from the `fit_to_canvas` call that made the input canvas.
+
+    Returns:
+        uint8 (photo_h, photo_w, 3), a new array.
+    """
+    result = _check_rgb(result, "result")
+    if result.shape[:2] != framing.canvas_size:
+        raise ValueError(
+            f"result is {result.shape[:2]}, the framing's canvas is {framing.canvas_size}"
+        )
+    if framing.is_identity:
+        return result.copy()
+    canvas_top, canvas_left, canvas_h, canvas_w = framing.canvas_box
+    photo_top, photo_left, photo_h, photo_w = framing.photo_box
+    content = result[canvas_top : canvas_top + canvas_h, canvas_left : canvas_left + canvas_w]
+    restored = _resize(content, photo_h, photo_w)
+    if (photo_h, photo_w) == framing.photo_size:
+        return restored
+    if framing.source is None or framing.source.shape[:2] != framing.photo_size:
+        raise ValueError("this framing cropped the photo but does not hold it; cannot restore")
+    photo = framing.source.copy()
+    photo[photo_top : photo_top + photo_h, photo_left : photo_left + photo_w] = restored
+    return photo
+
+
+def _edge_colour(rgb: np.ndarray, *, pad_sides: bool, pad_top_bottom: bool) -> tuple[int, int, int]:
+    """Median colour of the photo edges that will touch the padding, or white if they are busy."""
+    strips = []
+    if pad_sides:
+        strips += [rgb[:, :2], rgb[:, -2:]]
+    if pad_top_bottom:
+        strips += [rgb[:2], rgb[-2:]]
+    if not strips:
+        return WHITE
+    pixels = np.concatenate([strip.reshape(-1, 3) for strip in strips]).astype(np.int16)
+    median = np.median(pixels, axis=0)
+    spread = np.percentile(np.abs(pixels - median), 90, axis=0)
+    if spread.max() > _FLAT_BORDER_SPREAD:
+        return WHITE
+    return tuple(int(round(v)) for v in median)
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image.copy()
+    shrinking = height <= image.shape[0] and width <= image.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, int(value)))
+
+
+def _check_rgb(rgb: np.ndarray, name: str) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"{name} must be a uint8 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
+    return rgb
+
+
+# --------------------------------------------------------------------------- model tensors
+
+
+def to_model_input(rgb: np.ndarray) -> np.ndarray:
+    """Photo to network input as the official loader makes it (ToTensor, Normalize(0.5, 0.5)).
+
+    Args:
+        rgb: uint8 (H, W, 3) RGB, normally the (256, 192, 3) canvas.
+
+    Returns:
+        float32 (1, 3, H, W) in [-1, 1], C-contiguous, computed as (x / 255 - 0.5) / 0.5 in
+        float32 so values match torchvision's to the bit.
+    """
+    rgb = _check_rgb(rgb, "rgb")
+    scaled = rgb.astype(np.float32) / np.float32(255.0)
+    normalised = (scaled - np.float32(0.5)) / np.float32(0.5)
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
+
+
+def from_model_output(tensor: np.ndarray) -> np.ndarray:
+    """Network output in [-1, 1] back to an image: clip, (x + 1) / 2 * 255, round.
+
+    Args:
+        tensor: float (1, C, H, W) or (C, H, W) with C = 3 (RGB) or 1.
+
+    Returns:
+        uint8 (H, W, 3), or (H, W) for a single channel.
+    """
+    tensor = np.asarray(tensor)
+    if tensor.ndim == 4:
+        if tensor.shape[0] != 1:
+            raise ValueError(f"expected a batch of one, got shape {tensor.shape}")
+        tensor = tensor[0]
+    if tensor.ndim != 3 or tensor.shape[0] not in (1, 3):
+        raise ValueError(f"expected (1, C, H, W) or (C, H, W) with C in (1, 3), got {tensor.shape}")
+    values = np.clip(np.nan_to_num(tensor.astype(np.float32), nan=0.0), -1.0, 1.0)
+    levels = np.rint((values + 1.0) / 2.0 * 255.0).astype(np.uint8)
+    if levels.shape[0] == 1:
+        return np.ascontiguousarray(levels[0])
+    return np.ascontiguousarray(levels.transpose(1, 2, 0))

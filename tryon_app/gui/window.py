@@ -1,0 +1,740 @@
+"""The main window: person and garment panels, the result, the runtime pickers and the status bar."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tryon_app.core.errors import TryOnError
+from tryon_app.gui.controller import GarmentView, PersonView, ResultView, TryOnController
+from tryon_app.gui.gallery import Gallery, ThumbnailLoader
+from tryon_app.gui.imaging import rgb_to_qimage
+from tryon_app.gui.session import (
+    IMAGE_SUFFIXES,
+    PRECISION_CHOICES,
+    ModelInfo,
+    ModelRequest,
+    list_models,
+    sample_images,
+)
+from tryon_app.gui.settings import AppSettings
+from tryon_app.gui.widgets import Banner, BusyIndicator, ComboBox, CompareView, ImageView
+
+log = logging.getLogger(__name__)
+
+_IMAGE_FILTER = "Images ({});;All files (*)".format(
+    " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
+)
+_SAVE_FILTERS = {"PNG image (*.png)": ".png", "JPEG image (*.jpg *.jpeg)": ".jpg"}
+
+_ERROR_PREFIX = {
+    "person": "Could not open the person photo",
+    "garment": "Could not use the garment",
+    "model": "Could not load the model",
+    "devices": "Could not list the devices",
+    "tryon": "The try-on failed",
+    "save": "Could not save the result",
+    "copy": "Could not copy the result",
+}
+
+
+def _card_layout(card: QFrame) -> QVBoxLayout:
+    """Make `card` a white rounded card (see the stylesheet) and give it its column layout."""
+    card.setObjectName("card")
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(14, 12, 14, 14)
+    layout.setSpacing(8)
+    return layout
+
+
+def _header(title: str, hint: str) -> tuple[QHBoxLayout, QLabel]:
+    row = QHBoxLayout()
+    row.setSpacing(8)
+    title_label = QLabel(title)
+    title_label.setObjectName("cardTitle")
+    hint_label = QLabel(hint)
+    hint_label.setObjectName("cardHint")
+    row.addWidget(title_label)
+    row.addWidget(hint_label)
+    row.addStretch(1)
+    return row, hint_label
+
+
+def _button(
+    text: str, tooltip: str, *, checkable: bool = False, primary: bool = False
+) -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(tooltip)
+    button.setCheckable(checkable)
+    # Keyboard focus stays off the buttons so Space and the letter shortcuts always reach the window.
+    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    if primary:
+        button.setObjectName("primary")
+    return button
+
+
+class PhotoPanel(QFrame):
+    """A card with one photo: header, the photo (click or drop to open), a caption, galleries.
+
+    Signals:
+        open_requested(): the user wants the file dialog.
+        file_chosen(Path): a file was dropped or picked in a gallery.
+    """
+
+    open_requested = Signal()
+    file_chosen = Signal(Path)
+
+    def __init__(self, title: str, shortcut: str, placeholder: str, gallery: Gallery):
+        super().__init__()
+        self.layout_ = _card_layout(self)
+        header, _ = _header(title, "")
+        self.open_button = _button("Open…", f"Open a photo ({shortcut})")
+        header.addWidget(self.open_button)
+        self.layout_.addLayout(header)
+        self.view = ImageView(placeholder)
+        self.layout_.addWidget(self.view, 1)
+        self.caption = QLabel(" ")
+        self.caption.setObjectName("cardHint")
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.layout_.addWidget(self.caption)
+        self.gallery = gallery
+        self.layout_.addWidget(gallery)
+        self.open_button.clicked.connect(self.open_requested)
+        self.view.clicked.connect(self.open_requested)
+        self.view.file_dropped.connect(self.file_chosen)
+        gallery.picked.connect(self.file_chosen)
+
+    def show_photo(self, path: Path, size: tuple[int, int], image, overlay=None) -> None:
+        """Show a photo; `size` is its (height, width) on disk (`image` may be smaller)."""
+        self.view.set_image(image, overlay)
+        self.caption.setText(f"{path.name}  ·  {size[1]}×{size[0]}")
+        self.caption.setToolTip(str(path))
+        self.gallery.mark_current(path)
+
+
+class GarmentPanel(PhotoPanel):
+    """The garment card, plus the mask: shown over the photo, replaced from a file, or computed."""
+
+    mask_requested = Signal()
+    auto_mask_requested = Signal()
+
+    def __init__(self, gallery: Gallery):
+        super().__init__(
+            "Garment", "Ctrl+G", "Drop a garment photo here\nor click to open one (Ctrl+G)", gallery
+        )
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.show_mask = QCheckBox("Show mask")
+        self.show_mask.setToolTip("Show the garment mask the model uses (M)")
+        self.show_mask.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.load_mask = _button(
+            "Mask file…", "Use a mask file instead of the computed mask (Ctrl+M)"
+        )
+        self.auto_mask = _button("Auto", "Go back to the computed mask")
+        self.auto_mask.setEnabled(False)
+        self.mask_status = QLabel("")
+        self.mask_status.setObjectName("maskStatus")
+        row.addWidget(self.show_mask)
+        row.addStretch(1)
+        row.addWidget(self.load_mask)
+        row.addWidget(self.auto_mask)
+        self.layout_.insertLayout(2, row)
+        self.layout_.insertWidget(3, self.mask_status)
+        self.show_mask.toggled.connect(self.view.set_overlay_visible)
+        self.load_mask.clicked.connect(self.mask_requested)
+        self.auto_mask.clicked.connect(self.auto_mask_requested)
+
+    def show_garment(self, garment: GarmentView) -> None:
+        photo = garment.photo
+        self.show_photo(photo.path, photo.rgb.shape[:2], garment.image, garment.overlay)
+        mask_path = garment.photo.mask_path
+        self.mask_status.setText(
+            f"Mask: {mask_path.name}" if mask_path is not None else "Mask: computed from the photo"
+        )
+        self.mask_status.setToolTip(str(mask_path) if mask_path is not None else "")
+        self.auto_mask.setEnabled(mask_path is not None)
+
+
+class ResultPanel(QFrame):
+    """The try-on next to the original photo (drag the divider), the warped garment, save and copy."""
+
+    def __init__(self):
+        super().__init__()
+        layout = _card_layout(self)
+        header, self.info = _header("Result", "")
+        self.original = _button("Original", "Show the original photo (Space)", checkable=True)
+        self.warped = _button(
+            "Warped garment", "Show the garment as the model warped it (W)", checkable=True
+        )
+        self.copy = _button("Copy", "Copy the result to the clipboard (Ctrl+C)")
+        self.save = _button("Save…", "Save the result as PNG or JPEG (Ctrl+S)", primary=True)
+        for button in (self.original, self.warped, self.copy, self.save):
+            header.addWidget(button)
+        layout.addLayout(header)
+        self.compare = CompareView(
+            "The try-on appears here.\nPick a person and a garment: from the galleries, "
+            "with Open…, or by dropping photos on the panels."
+        )
+        layout.addWidget(self.compare, 1)
+        slider_row = QHBoxLayout()
+        slider_row.setSpacing(10)
+        before, after = QLabel("Before"), QLabel("After")
+        before.setObjectName("cardHint")
+        after.setObjectName("cardHint")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 1000)
+        self.slider.setValue(500)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.setToolTip(
+            "Move the divider between the original (left) and the try-on (right)"
+        )
+        slider_row.addWidget(before)
+        slider_row.addWidget(self.slider, 1)
+        slider_row.addWidget(after)
+        layout.addLayout(slider_row)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.compare.split_changed.connect(self._split_moved)
+        self.original.toggled.connect(self._mode_changed)
+        self.warped.toggled.connect(self._mode_changed)
+        self.set_has_result(False)
+
+    def _slider_moved(self, value: int) -> None:
+        self.compare.set_split(value / 1000)
+
+    def _split_moved(self, split: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(split * 1000))
+        self.slider.blockSignals(False)
+
+    def _mode_changed(self) -> None:
+        sender = self.sender()
+        # The two views exclude each other; the newest click wins.
+        if sender is self.original and self.original.isChecked():
+            self.warped.setChecked(False)
+        elif sender is self.warped and self.warped.isChecked():
+            self.original.setChecked(False)
+        if self.warped.isChecked():
+            mode = "warped"
+        elif self.original.isChecked():
+            mode = "before"
+        else:
+            mode = "compare"
+        self.compare.set_mode(mode)
+        self.slider.setEnabled(mode == "compare" and self.compare.has_result())
+
+    def set_has_result(self, has_result: bool) -> None:
+        for widget in (self.original, self.warped, self.copy, self.save, self.slider):
+            widget.setEnabled(has_result)
+
+    def show_result(self, result: ResultView) -> None:
+        self.compare.set_images(result.before, result.after, result.warped)
+        self.set_has_result(True)
+        self._mode_changed()
+
+
+class MainWindow(QMainWindow):
+    """The app. Everything slow runs in `self.controller`'s workers; this class only shows.
+
+    Args:
+        settings: where choices are remembered (tests pass a temporary ini file).
+        model_dirs: artifact folders to offer besides those in the model search folders.
+        search_dirs: folders scanned for artifacts (default: the app's model search folders).
+        start_model: artifact to load first (default: the remembered one, else `default`).
+        restore_session: reopen the photos used last time (the first samples on a first run).
+    """
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        *,
+        model_dirs: Iterable[Path] = (),
+        search_dirs: Iterable[Path] | None = None,
+        start_model: Path | None = None,
+        restore_session: bool = True,
+    ):
+        super().__init__()
+        self.settings = settings
+        self.controller = TryOnController(self)
+        self._extra_model_dirs = [Path(path) for path in model_dirs]
+        self._search_dirs = list(search_dirs) if search_dirs is not None else None
+        self._start_model = Path(start_model) if start_model is not None else None
+        self._restore_session = restore_session
+        self._banner_topic = ""
+        self._devices_known = False
+        self._started = False
+        self._shut_down = False
+        app = QGuiApplication.instance()
+        ratio = app.devicePixelRatio() if app is not None else 1.0
+        self.thumbnails = ThumbnailLoader(ratio=ratio, parent=self)
+        # Try-ons take tens of milliseconds: say so only when one takes long enough to notice.
+        self._busy_delay = QTimer(self)
+        self._busy_delay.setSingleShot(True)
+        self._busy_delay.setInterval(250)
+        self._pending_busy = ""
+
+        self.setWindowTitle("Virtual Try-On")
+        self.setMinimumSize(QSize(1000, 660))
+        self.resize(1280, 800)
+        self._build()
+        self._build_actions()
+        self._connect()
+        self._fill_models()
+        geometry = settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        central = QWidget()
+        central.setObjectName("central")
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self._build_top_bar())
+
+        body = QVBoxLayout()
+        body.setContentsMargins(16, 12, 16, 12)
+        body.setSpacing(10)
+        self.banner = Banner()
+        body.addWidget(self.banner)
+        cards = QHBoxLayout()
+        cards.setSpacing(14)
+        person_gallery = Gallery(
+            self.thumbnails, sample_images("person"), self.settings.recent("person")
+        )
+        garment_gallery = Gallery(
+            self.thumbnails, sample_images("garment"), self.settings.recent("garment")
+        )
+        self.person_panel = PhotoPanel(
+            "Person",
+            "Ctrl+O",
+            "Drop a photo of a person here\nor click to open one (Ctrl+O)",
+            person_gallery,
+        )
+        self.garment_panel = GarmentPanel(garment_gallery)
+        self.result_panel = ResultPanel()
+        cards.addWidget(self.person_panel, 3)
+        cards.addWidget(self.garment_panel, 3)
+        cards.addWidget(self.result_panel, 5)
+        body.addLayout(cards, 1)
+        outer.addLayout(body, 1)
+        self.setCentralWidget(central)
+
+        self.model_label = QLabel("No model loaded")
+        self.timings_label = QLabel("")
+        self.statusBar().addWidget(self.model_label, 1)
+        self.statusBar().addPermanentWidget(self.timings_label)
+        self.statusBar().setSizeGripEnabled(False)
+
+    def _build_top_bar(self) -> QWidget:
+        bar = QFrame()
+        bar.setObjectName("topBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(18, 10, 18, 10)
+        row.setSpacing(10)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        title = QLabel("Virtual Try-On")
+        title.setObjectName("appTitle")
+        subtitle = QLabel("PF-AFN on OpenVINO · runs on this computer")
+        subtitle.setObjectName("appSubtitle")
+        titles.addWidget(title)
+        titles.addWidget(subtitle)
+        row.addLayout(titles)
+        row.addSpacing(24)
+
+        self.model_combo = ComboBox()
+        self.model_combo.setMinimumContentsLength(22)
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_combo.setToolTip("Model artifact (precision, size on disk)")
+        self.device_combo = ComboBox()
+        self.device_combo.setMinimumContentsLength(6)
+        self.device_combo.setToolTip("OpenVINO device; AUTO lets OpenVINO choose")
+        self.precision_combo = ComboBox()
+        self.precision_combo.setToolTip(
+            "Inference precision; Auto = the device's default (bf16 where the CPU has it)"
+        )
+        for choice in PRECISION_CHOICES:
+            self.precision_combo.addItem("Auto" if choice == "auto" else choice, choice)
+        device = self.settings.device
+        self.device_combo.addItem(device, device)
+        if device != "AUTO":
+            self.device_combo.addItem("AUTO", "AUTO")
+        self._select_data(self.precision_combo, self.settings.precision)
+        for label, combo in (
+            ("Model", self.model_combo),
+            ("Device", self.device_combo),
+            ("Precision", self.precision_combo),
+        ):
+            caption = QLabel(label)
+            caption.setObjectName("pickerLabel")
+            row.addWidget(caption)
+            row.addWidget(combo)
+            row.addSpacing(6)
+        row.addStretch(1)
+        self.busy = BusyIndicator()
+        row.addWidget(self.busy)
+        return bar
+
+    def _build_actions(self) -> None:
+        def action(text: str, shortcut: QKeySequence | str, slot) -> QAction:
+            created = QAction(text, self)
+            created.setShortcut(QKeySequence(shortcut))
+            created.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            created.triggered.connect(slot)
+            self.addAction(created)
+            return created
+
+        self.open_person_action = action("Open person photo", "Ctrl+O", self.choose_person)
+        self.open_garment_action = action("Open garment photo", "Ctrl+G", self.choose_garment)
+        self.open_mask_action = action("Open garment mask", "Ctrl+M", self.choose_mask)
+        self.save_action = action(
+            "Save result", QKeySequence.StandardKey.Save, self.choose_save_path
+        )
+        self.copy_action = action("Copy result", QKeySequence.StandardKey.Copy, self.copy_result)
+        self.toggle_original_action = action("Before/after", "Space", self._toggle_original)
+        self.toggle_warped_action = action("Warped garment", "W", self._toggle_warped)
+        self.toggle_mask_action = action("Show mask", "M", self.garment_panel.show_mask.toggle)
+        self.rerun_action = action("Try on again", "F5", self.controller.request_try_on)
+        self.dismiss_action = action("Dismiss message", "Escape", self.banner.hide)
+        self.quit_action = action("Quit", QKeySequence.StandardKey.Quit, self.close)
+
+    def _toggle_original(self) -> None:
+        if self.result_panel.original.isEnabled():
+            self.result_panel.original.toggle()
+
+    def _toggle_warped(self) -> None:
+        if self.result_panel.warped.isEnabled():
+            self.result_panel.warped.toggle()
+
+    def _connect(self) -> None:
+        controller = self.controller
+        controller.person_changed.connect(self._person_changed)
+        controller.garment_changed.connect(self._garment_changed)
+        controller.result_ready.connect(self._result_ready)
+        controller.model_ready.connect(self._model_ready)
+        controller.devices_ready.connect(self._devices_ready)
+        controller.error.connect(self._worker_failed)
+        controller.busy_changed.connect(self._busy_changed)
+        self._busy_delay.timeout.connect(self._show_pending_busy)
+        self.person_panel.open_requested.connect(self.choose_person)
+        self.person_panel.file_chosen.connect(self.open_person)
+        self.garment_panel.open_requested.connect(self.choose_garment)
+        self.garment_panel.file_chosen.connect(self.open_garment)
+        self.garment_panel.mask_requested.connect(self.choose_mask)
+        self.garment_panel.auto_mask_requested.connect(self.use_computed_mask)
+        self.result_panel.save.clicked.connect(self.choose_save_path)
+        self.result_panel.copy.clicked.connect(self.copy_result)
+        self.model_combo.currentIndexChanged.connect(self._runtime_changed)
+        self.device_combo.currentIndexChanged.connect(self._runtime_changed)
+        self.precision_combo.currentIndexChanged.connect(self._runtime_changed)
+
+    def _busy_changed(self, text: str) -> None:
+        self._pending_busy = text
+        if not text or text.startswith("Compiling") or self.busy.is_busy():
+            self._busy_delay.stop()
+            self.busy.set_busy(text)
+        elif not self._busy_delay.isActive():
+            self._busy_delay.start()
+
+    def _show_pending_busy(self) -> None:
+        self.busy.set_busy(self._pending_busy)
+
+    # ------------------------------------------------------------------ start and stop
+
+    def start(self) -> None:
+        """Begin the background work (OpenVINO, kernel warm-up, compilation) once shown."""
+        if self._started:
+            return
+        self._started = True
+        self.controller.detect_devices()
+        if self._restore_session:
+            # The photos used last time; on a first run, the first samples, so the app opens
+            # on a try-on rather than on empty panels.
+            galleries = {"person": self.person_panel.gallery, "garment": self.garment_panel.gallery}
+            for kind, opener in (("person", self.open_person), ("garment", self.open_garment)):
+                candidates = self.settings.recent(kind) or galleries[kind].samples.paths()
+                if candidates:
+                    opener(candidates[0])
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        # After the first paint: the window is up before anything heavy starts.
+        QTimer.singleShot(0, self.start)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Remember the choices, stop the workers and the thumbnail pool (idempotent)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.sync()
+        self.thumbnails.shutdown()
+        self.controller.shutdown()
+
+    # ------------------------------------------------------------------ runtime pickers
+
+    def _fill_models(self) -> None:
+        entries = list_models(self._extra_model_dirs, self._search_dirs)
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for entry in entries:
+            self.model_combo.addItem(entry.label, str(entry.path))
+            index = self.model_combo.count() - 1
+            self.model_combo.setItemData(
+                index, entry.problem or str(entry.path), Qt.ItemDataRole.ToolTipRole
+            )
+        if not entries:
+            self.model_combo.addItem("No model found", "")
+            self.model_combo.setEnabled(False)
+        wanted = [str(self._start_model)] if self._start_model is not None else []
+        wanted.append(self.settings.model_dir)
+        wanted += [
+            str(entry.path)
+            for entry in entries
+            if entry.path.name == "default" and not entry.problem
+        ]
+        wanted += [str(entry.path) for entry in entries if not entry.problem]
+        for candidate in wanted:
+            if candidate and self._select_data(self.model_combo, candidate, resolve=True):
+                break
+        self.model_combo.blockSignals(False)
+
+    @staticmethod
+    def _select_data(combo: QComboBox, data: str, *, resolve: bool = False) -> bool:
+        for index in range(combo.count()):
+            item = combo.itemData(index)
+            if item == data or (resolve and item and Path(item).resolve() == Path(data).resolve()):
+                combo.setCurrentIndex(index)
+                return True
+        return False
+
+    def runtime_request(self) -> ModelRequest | None:
+        model = self.model_combo.currentData()
+        if not model:
+            return None
+        precision = self.precision_combo.currentData()
+        return ModelRequest(
+            Path(model),
+            self.device_combo.currentData() or "CPU",
+            None if precision == "auto" else precision,
+        )
+
+    def set_runtime(
+        self, *, model: Path | None = None, device: str | None = None, precision: str | None = None
+    ) -> None:
+        """Pick a model, device or precision as the user would (a device not listed is added)."""
+        if device is not None and not self._select_data(self.device_combo, device):
+            self.device_combo.addItem(device, device)
+            self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+        if precision is not None:
+            self._select_data(self.precision_combo, precision)
+        if model is not None:
+            self._select_data(self.model_combo, str(model), resolve=True)
+
+    def model_unavailable(self) -> bool:
+        """True when no model can run: none installed, or the chosen one failed to load."""
+        return self.controller.model_failed() or (
+            self._devices_known and self.runtime_request() is None
+        )
+
+    def _runtime_changed(self) -> None:
+        if not self._devices_known:
+            return  # the first model is compiled once the devices are known
+        request = self.runtime_request()
+        if request is None:
+            return
+        self.settings.model_dir = str(request.model_dir)
+        self.settings.device = request.device
+        self.settings.precision = self.precision_combo.currentData()
+        self.model_label.setText(f"Compiling {request.model_dir.name} for {request.device}…")
+        self.controller.load_model(request)
+
+    def _devices_ready(self, devices: list[str]) -> None:
+        current = self.device_combo.currentData() or "CPU"
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for device in [*devices, "AUTO"]:
+            self.device_combo.addItem(device, device)
+        if not self._select_data(self.device_combo, current):
+            self._select_data(self.device_combo, "CPU")
+        self.device_combo.blockSignals(False)
+        first_time = not self._devices_known
+        self._devices_known = True
+        if first_time:
+            self._first_model()
+
+    def _worker_failed(self, topic: str, message: str) -> None:
+        self.show_error(topic, message)
+        if topic == "devices" and not self._devices_known:
+            # Without the device list the CPU is still there: go on with it.
+            self._devices_ready(["CPU"])
+
+    def _first_model(self) -> None:
+        if self.runtime_request() is None:
+            searched = ", ".join(
+                str(path) for path in (self._search_dirs or _default_search_dirs())
+            )
+            self.show_error(
+                "model",
+                f"no model installed (looked in {searched}); run `optimize export` or reinstall",
+            )
+            return
+        self._runtime_changed()
+
+    def _model_ready(self, info: ModelInfo) -> None:
+        precision = info.request.precision or "auto"
+        self.model_label.setText(
+            f"Model {info.name} ({info.precision}, {info.layout}) on {info.request.device}, {precision}"
+            f" · ready in {info.seconds:.1f} s"
+        )
+        self._clear_banner("model", "devices")
+
+    # ------------------------------------------------------------------ photos
+
+    def choose_person(self) -> None:
+        path = self._ask_open("Open a person photo", "person")
+        if path is not None:
+            self.open_person(path)
+
+    def choose_garment(self) -> None:
+        path = self._ask_open("Open a garment photo", "garment")
+        if path is not None:
+            self.open_garment(path)
+
+    def choose_mask(self) -> None:
+        if self.controller.garment is None:
+            self.show_error("garment", "open a garment photo before its mask")
+            return
+        path = self._ask_open("Open a garment mask (white garment on black)", "mask")
+        if path is not None:
+            self.open_mask(path)
+
+    def _ask_open(self, title: str, kind: str) -> Path | None:
+        folder = self.settings.folder(kind) or self.settings.folder("person")
+        name, _ = QFileDialog.getOpenFileName(self, title, folder, _IMAGE_FILTER)
+        if not name:
+            return None
+        self.settings.set_folder(kind, Path(name).parent)
+        return Path(name)
+
+    def open_person(self, path: str | Path) -> None:
+        self.controller.open_person(Path(path))
+
+    def open_garment(self, path: str | Path) -> None:
+        self.controller.open_garment(Path(path))
+
+    def use_computed_mask(self) -> None:
+        self.open_mask(None)
+
+    def open_mask(self, path: str | Path | None) -> None:
+        self.controller.open_mask(Path(path) if path is not None else None)
+
+    def _person_changed(self, person: PersonView) -> None:
+        self.person_panel.show_photo(person.photo.path, person.photo.rgb.shape[:2], person.image)
+        self.person_panel.gallery.set_recent(self.settings.add_recent("person", person.photo.path))
+        self.person_panel.gallery.mark_current(person.photo.path)
+        self._clear_banner("person")
+
+    def _garment_changed(self, garment: GarmentView) -> None:
+        self.garment_panel.gallery.set_recent(
+            self.settings.add_recent("garment", garment.photo.path)
+        )
+        self.garment_panel.show_garment(garment)
+        self._clear_banner("garment")
+
+    def _result_ready(self, result: ResultView) -> None:
+        self.result_panel.show_result(result)
+        outcome = result.outcome
+        self.result_panel.info.setText(
+            f"{outcome.request.person.path.stem} + {outcome.request.garment.path.stem}"
+        )
+        self.timings_label.setText(result.timings)
+        self._clear_banner("tryon", "person", "garment", "save", "copy")
+
+    # ------------------------------------------------------------------ result
+
+    def choose_save_path(self) -> None:
+        if self.controller.result is None:
+            return
+        request = self.controller.result.outcome.request
+        suggested = Path(self.settings.folder("save") or str(request.person.path.parent))
+        suggested /= f"{request.person.path.stem}__{request.garment.path.stem}.png"
+        name, chosen_filter = QFileDialog.getSaveFileName(
+            self, "Save the try-on", str(suggested), ";;".join(_SAVE_FILTERS)
+        )
+        if not name:
+            return
+        path = Path(name)
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            path = path.with_name(path.name + _SAVE_FILTERS.get(chosen_filter, ".png"))
+        self.save_result(path)
+
+    def save_result(self, path: str | Path) -> bool:
+        """Write the result image (PNG or JPEG by extension); a failure shows in the banner."""
+        from tryon_app.core.images import save_image
+
+        if self.controller.result is None:
+            return False
+        path = Path(path)
+        try:
+            save_image(path, self.controller.result.outcome.result.image)
+        except TryOnError as error:
+            self.show_error("save", error.message)
+            return False
+        self.settings.set_folder("save", path.parent)
+        self.statusBar().showMessage(f"Saved {path}", 6000)
+        return True
+
+    def copy_result(self) -> None:
+        if self.controller.result is None:
+            return
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is None:
+            self.show_error("copy", "no clipboard available")
+            return
+        clipboard.setImage(rgb_to_qimage(self.controller.result.outcome.result.image))
+        self.statusBar().showMessage("Copied the result to the clipboard", 4000)
+
+    # ------------------------------------------------------------------ messages
+
+    def show_error(self, topic: str, message: str) -> None:
+        prefix = _ERROR_PREFIX.get(topic, "Something went wrong")
+        self._banner_topic = topic
+        self.banner.show_message(f"{prefix}: {message}")
+        log.info("%s: %s", topic, message)
+
+    def _clear_banner(self, *topics: str) -> None:
+        if self._banner_topic in topics:
+            self.banner.hide()
+            self._banner_topic = ""
+
+
+def _default_search_dirs() -> list[Path]:
+    from tryon_app.core.paths import model_search_dirs
+
+    return model_search_dirs()
