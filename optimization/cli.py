@@ -35,6 +35,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         threads=args.threads,
         device=args.device,
+        autocast_bf16=args.bf16,
     )
     run = train(recipe, resume=args.resume, progress=not args.quiet)
     print(f"checkpoints: {run / 'warp_last.pth'} {run / 'gen_last.pth'}")
@@ -122,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     train.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    train.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bf16 autocast for the convolutions (about 1.5x faster on CPUs with AVX512-BF16)",
+    )
     train.add_argument("--resume", action="store_true", help="continue from RUN/train_state.pth")
     train.set_defaults(handler=_cmd_train)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader
 
 from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths, tryon_forward
@@ -41,6 +42,9 @@ class TrainRecipe:
     seed: int = 0
     threads: int | None = None
     device: str = "cpu"
+    # bf16 autocast: about 1.5x faster on CPUs with AVX512-BF16 or AMX. The flow grids stay
+    # float32: offsets are added to a float32 base grid and grid_sample runs in float32.
+    autocast_bf16: bool = False
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {
             "warp_l1": 1.0,
@@ -78,9 +82,16 @@ def training_losses(
 
 
 def build_student(width_factor: float) -> tuple[AFWM, ResUnetGenerator, WarpWidths, GenWidths]:
+    """Fresh networks at `width_factor` of the official widths, initialised for training."""
     warp_widths = WarpWidths().scaled(width_factor)
     gen_widths = GenWidths().scaled(width_factor)
-    return AFWM(warp_widths), ResUnetGenerator(gen_widths), warp_widths, gen_widths
+    warp_model = AFWM(warp_widths)
+    # Zero offsets at the start: every level begins from the base grid instead of random flow,
+    # which keeps the five composed levels from tearing the garment apart in the first steps.
+    for head in (*warp_model.aflow_net.netMain, *warp_model.aflow_net.netRefine):
+        nn.init.zeros_(head[-1].weight)
+        nn.init.zeros_(head[-1].bias)
+    return warp_model, ResUnetGenerator(gen_widths), warp_widths, gen_widths
 
 
 def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -> Path:
@@ -143,7 +154,9 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
         for batch in bar:
             person, clothes, edge = (batch[k].to(device) for k in ("person", "clothes", "edge"))
             gt, gt_mask = batch["gt"].to(device), batch["gt_cloth_mask"].to(device)
-            out = tryon_forward(warp_model, gen_model, person, clothes, edge)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.autocast_bf16):
+                out = tryon_forward(warp_model, gen_model, person, clothes, edge)
+            out = {name: value.float() for name, value in out.items()}
             terms = training_losses(out, gt, gt_mask)
             loss = sum(recipe.loss_weights[name] * value for name, value in terms.items())
             optimizer.zero_grad(set_to_none=True)
