@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Linux installers: the PyInstaller bundle as dist/openvino-tryon_<version>_<arch>.deb and
+# dist/openvino-tryon-<version>-linux-<machine>.tar.gz.
+#
+#   installer/build_linux.sh [--python PY] [--models DIR] [--assets DIR] [--build-dir DIR] [--dist DIR]
+#                            [--deb-compression TYPE:LEVEL] [--no-tarball]
+#
+#   --python PY        an interpreter that has the runtime and PyInstaller installed (default: a
+#                      runtime-only venv made in <build-dir>/venv with `pip install -e ".[build]"`)
+#   --models DIR       folder bundled as models/, must hold default/ (default: models/, or
+#                      $TRYON_MODELS_DIR)
+#   --assets DIR       folder bundled as assets/ (default: assets/, or $TRYON_ASSETS_DIR)
+#   --build-dir DIR    PyInstaller's work, the bundle and the .deb tree (default build/)
+#   --dist DIR         where the packages go (default dist/)
+#   --deb-compression  dpkg-deb compressor and level (default zstd:12; xz:6 is a fifth smaller and
+#                      ten times slower; gzip:6 suits dpkg older than 1.21.18)
+#   --no-tarball       only the .deb
+#
+# No AppImage: appimagetool is neither a Debian nor a PyPI package, and the PyPI tools that make
+# AppImages download their runtime from elsewhere at build time.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON=""
+MODELS="${TRYON_MODELS_DIR:-$REPO/models}"
+ASSETS="${TRYON_ASSETS_DIR:-$REPO/assets}"
+BUILD="$REPO/build"
+DIST="$REPO/dist"
+DEB_COMPRESSION="zstd:12"
+TARBALL=1
+
+die() {
+    echo "build_linux.sh: $*" >&2
+    exit 1
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --python) PYTHON="$2"; shift 2 ;;
+        --models) MODELS="$2"; shift 2 ;;
+        --assets) ASSETS="$2"; shift 2 ;;
+        --build-dir) BUILD="$2"; shift 2 ;;
+        --dist) DIST="$2"; shift 2 ;;
+        --deb-compression) DEB_COMPRESSION="$2"; shift 2 ;;
+        --no-tarball) TARBALL=0; shift ;;
+        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+
+MODELS="$(realpath -m "$MODELS")"
+ASSETS="$(realpath -m "$ASSETS")"
+BUILD="$(realpath -m "$BUILD")"
+DIST="$(realpath -m "$DIST")"
+[[ -f "$MODELS/default/metadata.json" ]] \
+    || die "no shipped model: $MODELS/default/metadata.json is missing (export the default model there, or pass --models DIR)"
+[[ -d "$ASSETS" ]] || die "no assets folder at $ASSETS (pass --assets DIR)"
+command -v dpkg-deb >/dev/null || die "dpkg-deb not found (apt install dpkg)"
+command -v objdump >/dev/null || die "objdump not found (apt install binutils)"
+
+cd "$REPO"
+if [[ -z "$PYTHON" ]]; then
+    # A venv with the runtime only: torch and the rest of the optimize extra never come near the
+    # bundle, and the build does not depend on what a developer's own venv holds.
+    [[ -x "$BUILD/venv/bin/python" ]] || python3 -m venv "$BUILD/venv"
+    "$BUILD/venv/bin/python" -m pip install --quiet -c constraints.txt -e ".[build]"
+    PYTHON="$BUILD/venv/bin/python"
+fi
+"$PYTHON" -m PyInstaller --version >/dev/null 2>&1 \
+    || die "$PYTHON has no PyInstaller (pip install -c constraints.txt -e \".[build]\")"
+
+VERSION="$("$PYTHON" -c 'import re, sys; print(re.search(r"__version__ = \"(.+)\"", open(sys.argv[1]).read())[1])' tryon_app/__init__.py)"
+ARCH="$(dpkg --print-architecture)"
+BUNDLE="$BUILD/pyinstaller/openvino-tryon"
+
+echo "== PyInstaller bundle (models: $MODELS, assets: $ASSETS)"
+TRYON_MODELS_DIR="$MODELS" TRYON_ASSETS_DIR="$ASSETS" "$PYTHON" -m PyInstaller installer/tryon.spec \
+    --noconfirm --log-level WARN --distpath "$BUILD/pyinstaller" --workpath "$BUILD/pyinstaller-work"
+# The bundle must run without any of this machine's Python: check the shipped models with it.
+CHECK_HOME="$(mktemp -d)"
+env -i PATH=/usr/bin:/bin HOME="$CHECK_HOME" "$BUNDLE/tryon" models \
+    || die "the bundle does not run: $BUNDLE/tryon models failed"
+rm -rf "$CHECK_HOME"
+mkdir -p "$DIST"
+
+if [[ "$TARBALL" == 1 ]]; then
+    TARBALL_PATH="$DIST/openvino-tryon-$VERSION-linux-$(uname -m).tar.gz"
+    echo "== $TARBALL_PATH"
+    tar -C "$(dirname "$BUNDLE")" --owner=0 --group=0 -czf "$TARBALL_PATH" openvino-tryon
+fi
+
+DEB_PATH="$DIST/openvino-tryon_${VERSION}_${ARCH}.deb"
+echo "== $DEB_PATH"
+ROOT="$BUILD/deb/openvino-tryon_${VERSION}_${ARCH}"
+rm -rf "$ROOT"
+mkdir -p "$ROOT/DEBIAN" "$ROOT/opt" "$ROOT/usr/bin" "$ROOT/usr/share/applications" \
+    "$ROOT/usr/share/icons/hicolor/256x256/apps" "$ROOT/usr/share/icons/hicolor/scalable/apps"
+cp -a "$BUNDLE" "$ROOT/opt/openvino-tryon"
+# Relative, so that the link also works in a tree unpacked elsewhere (dpkg -x).
+ln -s ../../opt/openvino-tryon/tryon "$ROOT/usr/bin/tryon"
+install -m 644 installer/linux/openvino-tryon.desktop "$ROOT/usr/share/applications/"
+install -m 644 assets/icons/openvino-tryon.png "$ROOT/usr/share/icons/hicolor/256x256/apps/"
+install -m 644 assets/icons/openvino-tryon.svg "$ROOT/usr/share/icons/hicolor/scalable/apps/"
+
+# The C library the bundled binaries were linked against (the build machine's, or newer), and the
+# system libraries PyInstaller leaves out: the GL/EGL drivers, and what the X11 and Wayland
+# platform plugins need (the bundle brings the rest).
+GLIBC="$( (find "$ROOT/opt" -type f \( -name '*.so*' -o -name tryon \) -exec objdump -T {} + 2>/dev/null || true) \
+    | { grep -o 'GLIBC_[0-9][0-9.]*' || true; } | sed 's/GLIBC_//' | sort -uV | tail -1)"
+DEPENDS="libc6 (>= ${GLIBC:-2.28}), libgl1, libegl1, libxcb1, libxcb-icccm4, libxcb-keysyms1,"
+DEPENDS+=" libxcb-cursor0, libwayland-client0, libwayland-cursor0, libwayland-egl1"
+cat > "$ROOT/DEBIAN/control" <<EOF
+Package: openvino-tryon
+Version: $VERSION
+Architecture: $ARCH
+Maintainer: openvino-tryon developers
+Installed-Size: $(du -sk "$ROOT" | cut -f1)
+Depends: $DEPENDS
+Section: graphics
+Priority: optional
+Description: offline virtual try-on on the CPU
+ See yourself in a garment: a person photo and a garment photo go in, a
+ try-on image comes out. PF-AFN runs through OpenVINO on an ordinary CPU,
+ offline. Installs the desktop app and the tryon command.
+EOF
+chmod -R u+rwX,go+rX,go-w "$ROOT"
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION%%:*}" -z"${DEB_COMPRESSION##*:}" --build "$ROOT" "$DEB_PATH" >/dev/null
+rm -rf "$ROOT"
+
+du -sh "$BUNDLE" | sed 's/\t.*/  bundle (unpacked)/'
+ls -s --block-size=M "$DIST"/openvino-tryon*"$VERSION"* | sed 's/^ *//'
