@@ -73,6 +73,14 @@ def load_models(warp_path: str | Path, gen_path: str | Path) -> tuple[AFWM, ResU
     return warp, gen
 
 
+def load_network(path: str | Path, kind: str) -> torch.nn.Module:
+    """One network (`kind` "warp" or "gen") in eval mode from one of our checkpoints."""
+    payload = read_checkpoint(path)
+    if not is_ours(payload):
+        raise ValueError(f"{path}: not a checkpoint written by this project")
+    return _build_ours(payload, path, kind)
+
+
 def _build_ours(payload: dict[str, Any], path: str | Path, expected_kind: str) -> torch.nn.Module:
     if payload.get("kind") != expected_kind:
         raise ValueError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from optimization.archs.pfafn import AFWM, ResUnetGenerator, render_tryon, tryon_forward, warp
+from optimization.archs.pfafn import (
+    AFWM,
+    ResUnetGenerator,
+    measure_gen_widths,
+    measure_warp_widths,
+    render_tryon,
+    tryon_forward,
+    warp,
+)
 
 log = logging.getLogger(__name__)
 
 HEIGHT, WIDTH = 256, 192
 LEVELS = 5
 PRECISIONS = ("fp32", "fp16", "int8")
+QUANTIZERS = ("nncf", "inc")  # post-training int8: NNCF, or Intel Neural Compressor's PT2E
 # How far the artifact (run with the f32 hint) may stray from torch on p_tryon, in [-1, 1] units.
 # fp32 must be exact to float rounding. fp16 weights round to ~1e-3 relative and the error grows
 # through five flow compositions. int8 moves every feature by a fraction of a quantization step,
@@ -93,16 +103,101 @@ class RenderGraph(nn.Module):
         return warped_cloth, warped_edge, p_tryon
 
 
-class FusedGraph(nn.Module):
-    """The whole official test-time body as one graph (correlation as tensor ops)."""
+class SplitTryOn(nn.Module):
+    """The try-on as the split graphs the app runs, chained with the torch correlation between.
 
+    This is the torch twin of the app's split pipeline (``tryon_app/core/pipeline.py``): the
+    same graphs, fed the same tensors. It records every graph's inputs (example inputs and
+    calibration data for export) and is the student that quantization-aware training tunes,
+    with each graph replaced by its quantized copy.
+    """
+
+    def __init__(self, features: nn.Module, levels: list[nn.Module], render: nn.Module):
+        super().__init__()
+        self.features = features
+        self.levels = nn.ModuleList(levels)
+        self.render = render
+
+    @classmethod
+    def from_models(cls, warp_model: AFWM, gen_model: ResUnetGenerator) -> SplitTryOn:
+        levels = [LevelGraph(warp_model, level) for level in range(LEVELS)]
+        return cls(FeaturesGraph(warp_model), levels, RenderGraph(gen_model))
+
+    def graphs(self) -> dict[str, nn.Module]:
+        """Each graph by the artifact path it is exported to."""
+        graphs = {"split/features.xml": self.features}
+        graphs.update({f"split/level_{i}.xml": level for i, level in enumerate(self.levels)})
+        graphs["split/render.xml"] = self.render
+        return graphs
+
+    def forward(
+        self,
+        person: torch.Tensor,
+        clothes: torch.Tensor,
+        edge: torch.Tensor,
+        record: dict[str, list[tuple[torch.Tensor, ...]]] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """`tryon_forward` computed graph by graph; `record[path]` collects each graph's inputs."""
+        from optimization.archs.correlation import correlation
+
+        def run(path: str, graph: nn.Module, *inputs: torch.Tensor):
+            if record is not None:
+                record.setdefault(path, []).append(tuple(t.detach() for t in inputs))
+            return graph(*inputs)
+
+        edge = (edge > 0.5).to(clothes.dtype)
+        masked_clothes = clothes * edge
+        pyramids = run("split/features.xml", self.features, person, masked_clothes)
+        cloth_pyramid, person_pyramid = pyramids[:LEVELS], pyramids[LEVELS:]
+        last_flow, warped_feature = None, cloth_pyramid[LEVELS - 1]
+        for level, graph in enumerate(self.levels):
+            index = LEVELS - 1 - level
+            inputs = [
+                correlation(warped_feature, person_pyramid[index]),
+                cloth_pyramid[index],
+                person_pyramid[index],
+            ]
+            inputs += [last_flow] if last_flow is not None else []
+            inputs += [cloth_pyramid[index - 1]] if index > 0 else []
+            outputs = run(f"split/level_{level}.xml", graph, *inputs)
+            last_flow, warped_feature = outputs if index > 0 else (outputs, None)
+        warped_cloth, warped_edge, p_tryon = run(
+            "split/render.xml", self.render, person, masked_clothes, edge, last_flow
+        )
+        return {
+            "warped_cloth": warped_cloth,
+            "warped_edge": warped_edge,
+            "p_tryon": p_tryon,
+            "last_flow": last_flow,
+        }
+
+
+class FusedGraph(nn.Module):
+    """The whole test-time body as one graph (correlation as tensor ops).
+
+    Built from the official torch modules, or from a `SplitTryOn` whose graphs are quantized.
+    """
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    @classmethod
+    def from_models(cls, warp_model: AFWM, gen_model: ResUnetGenerator) -> FusedGraph:
+        return cls(_TorchTryOn(warp_model, gen_model))
+
+    def forward(self, person, clothes, edge):
+        out = self.body(person, clothes, edge)
+        return out["p_tryon"], out["warped_cloth"], out["warped_edge"], out["last_flow"]
+
+
+class _TorchTryOn(nn.Module):
     def __init__(self, warp_model: AFWM, gen_model: ResUnetGenerator):
         super().__init__()
         self.warp_model, self.gen_model = warp_model, gen_model
 
     def forward(self, person, clothes, edge):
-        out = tryon_forward(self.warp_model, self.gen_model, person, clothes, edge)
-        return out["p_tryon"], out["warped_cloth"], out["warped_edge"], out["last_flow"]
+        return tryon_forward(self.warp_model, self.gen_model, person, clothes, edge)
 
 
 @dataclass(frozen=True)
@@ -114,6 +209,11 @@ class GraphSpec:
     example: tuple[torch.Tensor, ...]
     input_names: list[str]
     output_names: list[str]
+
+
+FUSED_PATH = "fused.xml"
+FUSED_INPUTS = ["person", "clothes", "edge"]
+FUSED_OUTPUTS = ["p_tryon", "warped_cloth", "warped_edge", "last_flow"]
 
 
 def sample_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,60 +228,28 @@ def sample_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return person.contiguous(), clothes.contiguous(), edge
 
 
-def graph_specs(warp_model: AFWM, gen_model: ResUnetGenerator) -> list[GraphSpec]:
-    """Every graph of both layouts, with example inputs computed through the torch model."""
+def graph_specs(split: SplitTryOn, fused: FusedGraph) -> list[GraphSpec]:
+    """Every graph of both layouts, with example inputs recorded through the torch twin."""
     person, clothes, edge = sample_inputs()
-    masked_clothes = clothes * edge
-    specs = []
+    recorded: dict[str, list[tuple[torch.Tensor, ...]]] = {}
     with torch.no_grad():
-        cloth_pyramid, person_pyramid = warp_model.pyramids(person, masked_clothes)
-        specs.append(
-            GraphSpec(
-                "split/features.xml",
-                FeaturesGraph(warp_model),
-                (person, masked_clothes),
+        split(person, clothes, edge, record=recorded)
+    specs = []
+    for path, graph in split.graphs().items():
+        if path == "split/features.xml":
+            names = (
                 ["person", "clothes"],
                 [f"cloth_{i}" for i in range(LEVELS)] + [f"person_{i}" for i in range(LEVELS)],
             )
-        )
-        flow_net = warp_model.aflow_net
-        last_flow, warped_feature = None, cloth_pyramid[LEVELS - 1]
-        for level in range(LEVELS):
-            index = LEVELS - 1 - level
-            graph = LevelGraph(warp_model, level)
-            corr = flow_net.correlation(warped_feature, person_pyramid[index])
-            example = [corr, cloth_pyramid[index], person_pyramid[index]]
-            example += [last_flow] if graph.has_last_flow else []
-            example += [cloth_pyramid[index - 1]] if graph.has_next else []
-            specs.append(
-                GraphSpec(
-                    f"split/level_{level}.xml",
-                    graph,
-                    tuple(example),
-                    graph.input_names,
-                    graph.output_names,
-                )
-            )
-            outputs = graph(*example)
-            last_flow, warped_feature = outputs if graph.has_next else (outputs, None)
-        specs.append(
-            GraphSpec(
-                "split/render.xml",
-                RenderGraph(gen_model),
-                (person, masked_clothes, edge, last_flow),
+        elif path == "split/render.xml":
+            names = (
                 ["person", "clothes", "edge", "flow"],
                 ["warped_cloth", "warped_edge", "p_tryon"],
             )
-        )
-        specs.append(
-            GraphSpec(
-                "fused.xml",
-                FusedGraph(warp_model, gen_model),
-                (person, clothes, edge),
-                ["person", "clothes", "edge"],
-                ["p_tryon", "warped_cloth", "warped_edge", "last_flow"],
-            )
-        )
+        else:
+            names = (graph.input_names, graph.output_names)
+        specs.append(GraphSpec(path, graph, recorded[path][0], *names))
+    specs.append(GraphSpec(FUSED_PATH, fused, (person, clothes, edge), FUSED_INPUTS, FUSED_OUTPUTS))
     return specs
 
 
@@ -189,7 +257,10 @@ def convert(spec: GraphSpec):
     """Static-shape OpenVINO model of `spec` with the named inputs and outputs."""
     import openvino as ov
 
-    with torch.no_grad():
+    # The tracer's self-check re-runs the module and complains about fake-quantize rounding
+    # and float noise; the artifact is verified against torch after export instead.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         model = ov.convert_model(
             spec.module.eval(),
             example_input=spec.example,
@@ -212,6 +283,8 @@ def export_artifact(
     calibration: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None,
     onnx: bool = False,
     verify: bool = True,
+    quantized: SplitTryOn | None = None,
+    quantizer: str = "nncf",
 ) -> Path:
     """Write the artifact folder and verify it through the app's loader.
 
@@ -224,6 +297,13 @@ def export_artifact(
         calibration: (person, clothes, edge) samples for int8.
         onnx: also write the fused graph as ONNX (opset 17) beside it.
         verify: load back and compare with torch; raises RuntimeError outside tolerance.
+        quantized: the split graphs after quantization-aware training (see
+            ``optimization/qat.py``); they are converted as they are (their fake-quantize
+            layers become OpenVINO FakeQuantize) instead of post-training quantization, and
+            the artifact is verified against them. Needs ``precision="int8"``.
+        quantizer: post-training int8 by `nncf` (``optimization/quantize.py``) or `inc` (Intel
+            Neural Compressor, ``optimization/inc_ptq.py``; a graph it cannot quantize stays
+            float). Metadata records it and the graphs that came out quantized.
     """
     import openvino as ov
 
@@ -233,33 +313,57 @@ def export_artifact(
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     out_dir = Path(out_dir)
     (out_dir / "split").mkdir(parents=True, exist_ok=True)
+    if quantized is not None and precision != "int8":
+        raise ValueError("quantization-aware trained graphs export only as int8")
+    if quantizer not in QUANTIZERS:
+        raise ValueError(f"quantizer {quantizer!r}: choose one of {', '.join(QUANTIZERS)}")
     warp_model.eval(), gen_model.eval()
-    specs = graph_specs(warp_model, gen_model)
+    if quantized is not None:
+        split, fused = quantized.eval(), FusedGraph(quantized)
+    else:
+        split = SplitTryOn.from_models(warp_model, gen_model)
+        fused = FusedGraph.from_models(warp_model, gen_model)
+    specs = graph_specs(split, fused)
+    post_training = precision == "int8" and quantized is None
     quantized_inputs = None
-    if precision == "int8":
+    if post_training:
         from optimization.quantize import calibration_inputs
 
-        quantized_inputs = calibration_inputs(warp_model, gen_model, specs, calibration)
+        quantized_inputs = calibration_inputs(split, calibration)
+    quantized_graphs = []
     for spec in specs:
         model = convert(spec)
-        if precision == "int8":
+        if post_training and quantizer == "inc":
+            from optimization.inc_ptq import quantize_or_keep_float
+
+            model = quantize_or_keep_float(model, spec, quantized_inputs[spec.relative_path])
+        elif post_training:
             from optimization.quantize import quantize_graph
 
             model = quantize_graph(model, spec, quantized_inputs[spec.relative_path])
+        if post_training:
+            from optimization.inc_ptq import count_fake_quantize
+
+            quantized_graphs += [spec.relative_path] if count_fake_quantize(model) else []
         log.info("writing %s", out_dir / spec.relative_path)
         ov.save_model(model, out_dir / spec.relative_path, compress_to_fp16=precision == "fp16")
     if onnx:
-        export_onnx(FusedGraph(warp_model, gen_model), specs[-1].example, out_dir / "fused.onnx")
+        export_onnx(fused, specs[-1].example, out_dir / "fused.onnx")
 
     document = {
         "name": out_dir.name,
         "precision": precision,
+        **({"quantizer": quantizer, "quantized_graphs": quantized_graphs} if post_training else {}),
         "input": {
             "height": HEIGHT,
             "width": WIDTH,
             "color": "RGB",
             "person_and_clothes": "(x / 255 - 0.5) / 0.5, (1, 3, 256, 192)",
             "edge": "x / 255 binarised at 0.5, (1, 1, 256, 192)",
+        },
+        "architecture": {
+            "warp": measure_warp_widths(warp_model).to_dict(),
+            "gen": measure_gen_widths(gen_model).to_dict(),
         },
         "layouts": {
             "split": {
@@ -278,7 +382,7 @@ def export_artifact(
     }
     write_metadata(out_dir, document)
     if verify:
-        report = verify_artifact(out_dir, warp_model, gen_model, TOLERANCE[precision])
+        report = verify_artifact(out_dir, split, TOLERANCE[precision])
         with open(out_dir / "metadata.json", encoding="utf-8") as stream:
             document = json.load(stream)
         document.setdefault("verification", {}).update(report)
@@ -299,19 +403,20 @@ def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path
             example,
             str(path),
             opset_version=17,
-            input_names=["person", "clothes", "edge"],
-            output_names=["p_tryon", "warped_cloth", "warped_edge", "last_flow"],
+            input_names=FUSED_INPUTS,
+            output_names=FUSED_OUTPUTS,
             dynamo=False,
         )
     onnx.checker.check_model(onnx.load(str(path)))
 
 
 def verify_artifact(
-    out_dir: Path, warp_model: AFWM, gen_model: ResUnetGenerator, tolerance: tuple[str, float]
+    out_dir: Path, reference: nn.Module, tolerance: tuple[str, float]
 ) -> dict[str, Any]:
     """Run the artifact through the app's pipeline (f32) and compare p_tryon with torch.
 
     Args:
+        reference: torch module with the `tryon_forward` interface (a `SplitTryOn`).
         tolerance: ("max" or "mean", bound) on the absolute p_tryon difference.
     """
     from tryon_app.core.artifact import load_artifact
@@ -320,7 +425,7 @@ def verify_artifact(
     statistic, bound = tolerance
     person, clothes, edge = sample_inputs(seed=1)
     with torch.no_grad():
-        expected = tryon_forward(warp_model, gen_model, person, clothes, edge)["p_tryon"].numpy()
+        expected = reference(person, clothes, edge)["p_tryon"].numpy()
     artifact = load_artifact(out_dir)
     report: dict[str, Any] = {f"tolerance_{statistic}_abs_p_tryon": bound}
     for layout in ("split", "fused"):

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from optimization.export import FUSED_PATH
+
 if TYPE_CHECKING:
-    from optimization.export import GraphSpec
+    from optimization.export import GraphSpec, SplitTryOn
 
 log = logging.getLogger(__name__)
 CALIBRATION_SEED = 900_001  # never used for training data
@@ -43,33 +45,15 @@ def load_calibration(
     return samples
 
 
-def calibration_inputs(
-    warp_model, gen_model, specs: list[GraphSpec], calibration
-) -> dict[str, list[tuple]]:
-    """For every graph in `specs`, the numpy input tuples it receives on the calibration pairs."""
-    recorded: dict[str, list[tuple]] = {spec.relative_path: [] for spec in specs}
-    by_path = {spec.relative_path: spec for spec in specs}
+def calibration_inputs(split: SplitTryOn, calibration) -> dict[str, list[tuple]]:
+    """For every graph of both layouts, the numpy input tuples it receives on `calibration`."""
     if not calibration:
         raise ValueError("int8 export needs calibration samples")
-    levels = [by_path[f"split/level_{i}.xml"].module for i in range(5)]
+    recorded: dict[str, list[tuple]] = {FUSED_PATH: []}
     with torch.no_grad():
         for person, clothes, edge in calibration:
-            binary_edge = (edge > 0.5).float()
-            masked = clothes * binary_edge
-            recorded["split/features.xml"].append((person, masked))
-            recorded["fused.xml"].append((person, clothes, edge))
-            cloth_pyramid, person_pyramid = warp_model.pyramids(person, masked)
-            last_flow, warped_feature = None, cloth_pyramid[4]
-            for level, graph in enumerate(levels):
-                index = 4 - level
-                corr = warp_model.aflow_net.correlation(warped_feature, person_pyramid[index])
-                inputs = [corr, cloth_pyramid[index], person_pyramid[index]]
-                inputs += [last_flow] if graph.has_last_flow else []
-                inputs += [cloth_pyramid[index - 1]] if graph.has_next else []
-                recorded[f"split/level_{level}.xml"].append(tuple(inputs))
-                outputs = graph(*inputs)
-                last_flow, warped_feature = outputs if graph.has_next else (outputs, None)
-            recorded["split/render.xml"].append((person, masked, binary_edge, last_flow))
+            split(person, clothes, edge, record=recorded)
+            recorded[FUSED_PATH].append((person, clothes, edge))
     return {
         path: [tuple(t.numpy() for t in item) for item in items] for path, items in recorded.items()
     }

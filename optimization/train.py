@@ -70,15 +70,21 @@ def flow_smoothness(flow: torch.Tensor) -> torch.Tensor:
 def training_losses(
     out: dict[str, torch.Tensor], gt: torch.Tensor, gt_mask: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    """Loss terms for one batch of `tryon_forward` outputs against ground truth."""
-    return {
+    """Loss terms for one batch of `tryon_forward` outputs against ground truth.
+
+    The composition-mask term needs ``m_composite``; outputs without it (the split graphs the
+    app runs) get the other terms.
+    """
+    terms = {
         "warp_l1": F.l1_loss(out["warped_cloth"] * gt_mask, gt * gt_mask),
         "warp_mask": F.l1_loss(out["warped_edge"], gt_mask),
         "smooth": flow_smoothness(out["last_flow"]),
         "tryon_l1": F.l1_loss(out["p_tryon"], gt),
         "tryon_ssim": 1 - ssim(out["p_tryon"], gt),
-        "composite": F.l1_loss(out["m_composite"], gt_mask),
     }
+    if "m_composite" in out:
+        terms["composite"] = F.l1_loss(out["m_composite"], gt_mask)
+    return terms
 
 
 def build_student(width_factor: float) -> tuple[AFWM, ResUnetGenerator, WarpWidths, GenWidths]:

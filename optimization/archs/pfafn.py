@@ -54,6 +54,13 @@ class WarpWidths:
             and the refine heads take both concatenated).
         flow_main: hidden widths of the three inner convs of ``netMain[i]``, i = 0 coarsest.
         flow_refine: the same for ``netRefine[i]``.
+        cloth_encoder_inner: for each stage, the inner widths of its two ResBlocks (the output
+            of their first conv). Structured pruning narrows them on their own; None means the
+            stage width, as in the official network.
+        person_encoder_inner: the same for the person encoder.
+        cloth_fpn_coarsest: output width of the coarsest lateral conv (``adaptive[0]``), which
+            only ``smooth[0]`` reads, so it is free of the pyramid width; None means `fpn`.
+        person_fpn_coarsest: the same for the person pyramid.
     """
 
     cloth_encoder: tuple[int, ...] = (64, 128, 256, 256, 256)
@@ -61,56 +68,35 @@ class WarpWidths:
     fpn: int = 256
     flow_main: tuple[tuple[int, int, int], ...] = ((128, 64, 32),) * LEVELS
     flow_refine: tuple[tuple[int, int, int], ...] = ((128, 64, 32),) * LEVELS
+    cloth_encoder_inner: tuple[tuple[int, int], ...] | None = None
+    person_encoder_inner: tuple[tuple[int, int], ...] | None = None
+    cloth_fpn_coarsest: int | None = None
+    person_fpn_coarsest: int | None = None
 
     def __post_init__(self) -> None:
         _check_widths("cloth_encoder", self.cloth_encoder, LEVELS)
         _check_widths("person_encoder", self.person_encoder, LEVELS)
         _check_widths("fpn", (self.fpn,), 1)
+        for side in ("cloth", "person"):
+            _resolve(self, f"{side}_encoder_inner", _pairs_of(getattr(self, f"{side}_encoder")))
+            _resolve(self, f"{side}_fpn_coarsest", self.fpn)
+            _check_nested(f"{side}_encoder_inner", getattr(self, f"{side}_encoder_inner"), 2)
+            _check_widths(f"{side}_fpn_coarsest", (getattr(self, f"{side}_fpn_coarsest"),), 1)
         for name in ("flow_main", "flow_refine"):
-            heads = getattr(self, name)
-            if len(heads) != LEVELS:
-                raise ValueError(f"{name}: expected {LEVELS} levels, got {len(heads)}")
-            for level, head in enumerate(heads):
-                _check_widths(f"{name}[{level}]", head, 3)
+            _check_nested(name, getattr(self, name), 3)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (lists instead of tuples)."""
-        return {
-            "cloth_encoder": list(self.cloth_encoder),
-            "person_encoder": list(self.person_encoder),
-            "fpn": self.fpn,
-            "flow_main": [list(head) for head in self.flow_main],
-            "flow_refine": [list(head) for head in self.flow_refine],
-        }
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WarpWidths:
         """Inverse of :meth:`to_dict`; missing entries take the official value."""
-        _reject_unknown(cls, data)
-        values: dict[str, Any] = {}
-        for name in ("cloth_encoder", "person_encoder"):
-            if name in data:
-                values[name] = tuple(int(w) for w in data[name])
-        if "fpn" in data:
-            values["fpn"] = int(data["fpn"])
-        for name in ("flow_main", "flow_refine"):
-            if name in data:
-                values[name] = tuple(tuple(int(w) for w in head) for head in data[name])
-        return cls(**values)
+        return _from_dict(cls, data)
 
     def scaled(self, factor: float) -> WarpWidths:
         """Every width multiplied by `factor` and rounded (at least 4 channels)."""
-        return WarpWidths(
-            cloth_encoder=tuple(_scale_width(w, factor) for w in self.cloth_encoder),
-            person_encoder=tuple(_scale_width(w, factor) for w in self.person_encoder),
-            fpn=_scale_width(self.fpn, factor),
-            flow_main=tuple(
-                tuple(_scale_width(w, factor) for w in head) for head in self.flow_main
-            ),
-            flow_refine=tuple(
-                tuple(_scale_width(w, factor) for w in head) for head in self.flow_refine
-            ),
-        )
+        return _scaled(self, factor)
 
 
 @dataclass(frozen=True)
@@ -122,40 +108,89 @@ class GenWidths:
             of block k's stride-2 conv and its two residual blocks).
         up: ``up[k]`` is the output width of the up-convolution of nested block k + 1, i.e. the
             features concatenated after the skip ``down[k]``. Officially ``up[k] == down[k]``.
+        down_inner: for each block, the inner widths of its two down-path residual blocks (the
+            output of their first conv); None means ``down[k]``, as in the official network.
+        up_inner: ``up_inner[k]``, the same for the two residual blocks after ``up[k]``.
     """
 
     down: tuple[int, ...] = (64, 128, 256, 512, 512)
     up: tuple[int, ...] = (64, 128, 256, 512)
+    down_inner: tuple[tuple[int, int], ...] | None = None
+    up_inner: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         _check_widths("down", self.down, LEVELS)
         _check_widths("up", self.up, LEVELS - 1)
+        _resolve(self, "down_inner", _pairs_of(self.down))
+        _resolve(self, "up_inner", _pairs_of(self.up))
+        _check_nested("down_inner", self.down_inner, 2, LEVELS)
+        _check_nested("up_inner", self.up_inner, 2, LEVELS - 1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (lists instead of tuples)."""
-        return {"down": list(self.down), "up": list(self.up)}
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenWidths:
         """Inverse of :meth:`to_dict`; missing entries take the official value."""
-        _reject_unknown(cls, data)
-        values = {
-            name: tuple(int(w) for w in data[name]) for name in ("down", "up") if name in data
-        }
-        return cls(**values)
+        return _from_dict(cls, data)
 
     def scaled(self, factor: float) -> GenWidths:
         """Every width multiplied by `factor` and rounded (at least 4 channels)."""
-        return GenWidths(
-            down=tuple(_scale_width(w, factor) for w in self.down),
-            up=tuple(_scale_width(w, factor) for w in self.up),
-        )
+        return _scaled(self, factor)
 
 
-def _reject_unknown(cls: type, data: Mapping[str, Any]) -> None:
+# Both width descriptions are frozen dataclasses whose fields are an int, a tuple of ints or a
+# tuple of tuples of ints; these helpers convert, scale and check them by that shape alone.
+
+
+def _pairs_of(widths: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    return tuple((w, w) for w in widths)
+
+
+def _resolve(widths: Any, name: str, default: Any) -> None:
+    """Replace an unset optional width by its default (the dataclass is frozen)."""
+    if getattr(widths, name) is None:
+        object.__setattr__(widths, name, default)
+
+
+def _check_nested(name: str, nested: Sequence[Sequence[int]], inner: int, length: int = LEVELS):
+    if len(nested) != length:
+        raise ValueError(f"{name}: expected {length} levels, got {len(nested)}")
+    for level, widths in enumerate(nested):
+        _check_widths(f"{name}[{level}]", widths, inner)
+
+
+def _map_widths(value: Any, function) -> Any:
+    if isinstance(value, int):
+        return function(value)
+    return tuple(_map_widths(item, function) for item in value)
+
+
+def _to_dict(widths: Any) -> dict[str, Any]:
+    def as_lists(value: Any) -> Any:
+        return value if isinstance(value, int) else [as_lists(item) for item in value]
+
+    return {f.name: as_lists(getattr(widths, f.name)) for f in fields(widths)}
+
+
+def _from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     unknown = sorted(set(data) - {f.name for f in fields(cls)})
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown entries {unknown}")
+    values = {}
+    for name, value in data.items():
+        if value is not None:
+            values[name] = int(value) if isinstance(value, int) else _map_widths(value, int)
+    return cls(**values)
+
+
+def _scaled(widths: Any, factor: float) -> Any:
+    values = {
+        f.name: _map_widths(getattr(widths, f.name), lambda w: _scale_width(w, factor))
+        for f in fields(widths)
+    }
+    return type(widths)(**values)
 
 
 def tiny_warp_widths() -> WarpWidths:
@@ -248,15 +283,16 @@ class DownSample(nn.Module):
 class ResBlock(nn.Module):
     """Pre-activation residual block of AFWM; no activation after the sum."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, inner_channels: int | None = None):
         super().__init__()
+        inner_channels = inner_channels or channels
         self.block = nn.Sequential(
             nn.BatchNorm2d(channels),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, inner_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(inner_channels),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.Conv2d(inner_channels, channels, 3, padding=1, bias=False),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -266,13 +302,20 @@ class ResBlock(nn.Module):
 class FeatureEncoder(nn.Module):
     """Five stride-2 stages, each a DownSample and two ResBlocks."""
 
-    def __init__(self, in_channels: int, widths: Sequence[int]):
+    def __init__(
+        self,
+        in_channels: int,
+        widths: Sequence[int],
+        inner_widths: Sequence[tuple[int, int]] | None = None,
+    ):
         super().__init__()
         stages = []
         previous = in_channels
-        for width in widths:
+        for width, (first, second) in zip(widths, inner_widths or _pairs_of(widths), strict=True):
             stages.append(
-                nn.Sequential(DownSample(previous, width), ResBlock(width), ResBlock(width))
+                nn.Sequential(
+                    DownSample(previous, width), ResBlock(width, first), ResBlock(width, second)
+                )
             )
             previous = width
         self.encoders = nn.ModuleList(stages)
@@ -289,14 +332,19 @@ class FeatureEncoder(nn.Module):
 class RefinePyramid(nn.Module):
     """Top-down feature pyramid: 1x1 lateral convs, nearest x2 merge, 3x3 smoothing."""
 
-    def __init__(self, encoder_widths: Sequence[int], fpn_width: int):
+    def __init__(
+        self, encoder_widths: Sequence[int], fpn_width: int, coarsest_width: int | None = None
+    ):
         super().__init__()
-        # Index j runs coarsest-first, as in the official module.
+        # Index j runs coarsest-first, as in the official module. Nothing is added to the
+        # coarsest lateral output, so its width may differ from the pyramid's.
+        lateral_widths = [coarsest_width or fpn_width] + [fpn_width] * (len(encoder_widths) - 1)
         self.adaptive = nn.ModuleList(
-            nn.Conv2d(width, fpn_width, 1) for width in reversed(tuple(encoder_widths))
+            nn.Conv2d(width, lateral, 1)
+            for width, lateral in zip(reversed(tuple(encoder_widths)), lateral_widths, strict=True)
         )
         self.smooth = nn.ModuleList(
-            nn.Conv2d(fpn_width, fpn_width, 3, padding=1) for _ in encoder_widths
+            nn.Conv2d(lateral, fpn_width, 3, padding=1) for lateral in lateral_widths
         )
 
     def forward(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -398,10 +446,10 @@ class AFWM(nn.Module):
 
     def __init__(self, widths: WarpWidths = WarpWidths()):
         super().__init__()
-        self.image_features = FeatureEncoder(3, widths.cloth_encoder)
-        self.cond_features = FeatureEncoder(3, widths.person_encoder)
-        self.image_FPN = RefinePyramid(widths.cloth_encoder, widths.fpn)
-        self.cond_FPN = RefinePyramid(widths.person_encoder, widths.fpn)
+        self.image_features = FeatureEncoder(3, widths.cloth_encoder, widths.cloth_encoder_inner)
+        self.cond_features = FeatureEncoder(3, widths.person_encoder, widths.person_encoder_inner)
+        self.image_FPN = RefinePyramid(widths.cloth_encoder, widths.fpn, widths.cloth_fpn_coarsest)
+        self.cond_FPN = RefinePyramid(widths.person_encoder, widths.fpn, widths.person_fpn_coarsest)
         self.aflow_net = AFlowNet(widths)
 
     def pyramids(
@@ -443,13 +491,14 @@ class AFWM(nn.Module):
 class ResidualBlock(nn.Module):
     """Post-activation residual block of the generator: ReLU after the sum."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, inner_channels: int | None = None):
         super().__init__()
+        inner_channels = inner_channels or channels
         self.block = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
+            nn.Conv2d(channels, inner_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(inner_channels),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.Conv2d(inner_channels, channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
         )
         self.relu = nn.ReLU()
@@ -469,6 +518,8 @@ class ResUnetSkipConnectionBlock(nn.Module):
         out_channels: width of the up-convolution output (and of the up residual blocks).
         submodule: the next inner block, None for the innermost.
         outermost: no norm on either path, no residual blocks after the up-convolution, no skip.
+        down_inner, up_inner: inner widths of the two down-path and the two up-path residual
+            blocks (None: the path's own width).
     """
 
     def __init__(
@@ -479,17 +530,21 @@ class ResUnetSkipConnectionBlock(nn.Module):
         out_channels: int,
         submodule: ResUnetSkipConnectionBlock | None = None,
         outermost: bool = False,
+        down_inner: tuple[int, int] | None = None,
+        up_inner: tuple[int, int] | None = None,
     ):
         super().__init__()
         self.outermost = outermost
         downconv = nn.Conv2d(in_channels, inner_channels, 3, stride=2, padding=1, bias=False)
-        res_down = [ResidualBlock(inner_channels), ResidualBlock(inner_channels)]
+        down_inner = down_inner or (inner_channels, inner_channels)
+        res_down = [ResidualBlock(inner_channels, width) for width in down_inner]
         upsample = nn.Upsample(scale_factor=2, mode="nearest")
         upconv = nn.Conv2d(upconv_in_channels, out_channels, 3, padding=1, bias=False)
         if outermost:
             layers = [downconv, nn.ReLU(), *res_down, submodule, upsample, upconv]
         else:
-            res_up = [ResidualBlock(out_channels), ResidualBlock(out_channels)]
+            up_inner = up_inner or (out_channels, out_channels)
+            res_up = [ResidualBlock(out_channels, width) for width in up_inner]
             up = [upsample, upconv, nn.BatchNorm2d(out_channels), nn.ReLU(), *res_up]
             if submodule is None:
                 layers = [downconv, nn.ReLU(), *res_down, *up]
@@ -524,14 +579,29 @@ class ResUnetGenerator(nn.Module):
     def __init__(self, widths: GenWidths = GenWidths()):
         super().__init__()
         down, up = widths.down, widths.up
-        block = ResUnetSkipConnectionBlock(down[3], down[4], down[4], up[3])
+        down_inner, up_inner = widths.down_inner, widths.up_inner
+        block = ResUnetSkipConnectionBlock(
+            down[3], down[4], down[4], up[3], down_inner=down_inner[4], up_inner=up_inner[3]
+        )
         for k in (3, 2, 1):
             # Block k's up-conv sees the output of block k + 1: its skip (down[k]) then up[k].
             block = ResUnetSkipConnectionBlock(
-                down[k - 1], down[k], down[k] + up[k], up[k - 1], block
+                down[k - 1],
+                down[k],
+                down[k] + up[k],
+                up[k - 1],
+                block,
+                down_inner=down_inner[k],
+                up_inner=up_inner[k - 1],
             )
         self.model = ResUnetSkipConnectionBlock(
-            GEN_INPUT_CHANNELS, down[0], down[0] + up[0], GEN_OUTPUT_CHANNELS, block, outermost=True
+            GEN_INPUT_CHANNELS,
+            down[0],
+            down[0] + up[0],
+            GEN_OUTPUT_CHANNELS,
+            block,
+            outermost=True,
+            down_inner=down_inner[0],
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -623,6 +693,12 @@ def measure_warp_widths(model: AFWM) -> WarpWidths:
     def encoder_widths(encoder: FeatureEncoder) -> tuple[int, ...]:
         return tuple(stage[0].block[2].out_channels for stage in encoder.encoders)
 
+    def inner_widths(encoder: FeatureEncoder) -> tuple[tuple[int, int], ...]:
+        return tuple(
+            (stage[1].block[2].out_channels, stage[2].block[2].out_channels)
+            for stage in encoder.encoders
+        )
+
     def head_widths(heads: nn.ModuleList) -> tuple[tuple[int, int, int], ...]:
         return tuple(
             (head[0].out_channels, head[2].out_channels, head[4].out_channels) for head in heads
@@ -634,6 +710,10 @@ def measure_warp_widths(model: AFWM) -> WarpWidths:
         fpn=model.image_FPN.smooth[0].out_channels,
         flow_main=head_widths(model.aflow_net.netMain),
         flow_refine=head_widths(model.aflow_net.netRefine),
+        cloth_encoder_inner=inner_widths(model.image_features),
+        person_encoder_inner=inner_widths(model.cond_features),
+        cloth_fpn_coarsest=model.image_FPN.adaptive[0].out_channels,
+        person_fpn_coarsest=model.cond_FPN.adaptive[0].out_channels,
     )
 
 
@@ -642,9 +722,19 @@ def measure_gen_widths(model: ResUnetGenerator) -> GenWidths:
     blocks = [model.model]
     while (inner := blocks[-1].submodule) is not None:
         blocks.append(inner)
+
+    def residual_inner(block: ResUnetSkipConnectionBlock, after_upconv: bool) -> tuple[int, int]:
+        layers = list(block.model)
+        split = layers.index(block.upconv)
+        part = layers[split:] if after_upconv else layers[:split]
+        widths = [m.block[0].out_channels for m in part if isinstance(m, ResidualBlock)]
+        return widths[0], widths[1]
+
     return GenWidths(
         down=tuple(block.downconv.out_channels for block in blocks),
         up=tuple(block.upconv.out_channels for block in blocks[1:]),
+        down_inner=tuple(residual_inner(block, after_upconv=False) for block in blocks),
+        up_inner=tuple(residual_inner(block, after_upconv=True) for block in blocks[1:]),
     )
 
 

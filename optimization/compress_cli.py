@@ -1,0 +1,424 @@
+"""`optimize cwm|igm|prune|distill|qat|ptq|sensitivity`: the compression commands.
+
+Registered into the `optimize` parser by ``optimization/cli.py``; the work lives in
+``optimization/compress.py`` (stages and the run folder) and the modules it calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger("optimize")
+
+RATIO_HELP = (
+    "fraction of the channels removed from every prunable layer group, in (0, 0.9); "
+    "parameters and MACs shrink by about 1-(1-R)^2 (0.4 -> 64%%, 0.25 -> 44%%)"
+)
+
+
+def _open_run(args: argparse.Namespace):
+    from optimization.compress import CompressionRun
+
+    return CompressionRun.open(args.out, args.warp, args.gen)
+
+
+def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: float):
+    from optimization.distill import DistillRecipe
+
+    return DistillRecipe(
+        data=str(data),
+        epochs=epochs,
+        batch_size=args.batch_size,
+        lr=lr,
+        feature_weight=args.feature_weight,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
+        autocast_bf16=args.bf16,
+    )
+
+
+def _prune_recipe(args: argparse.Namespace):
+    from optimization.prune import PruneRecipe
+
+    if not 0.0 < args.ratio < 0.9:
+        raise ValueError(f"--ratio {args.ratio}: must be in (0, 0.9)")
+    return PruneRecipe(
+        ratio=args.ratio,
+        importance=args.importance,
+        iterative_steps=args.steps,
+        round_to=args.round_to,
+    )
+
+
+def _sensitivity(args: argparse.Namespace):
+    if not args.sensitivity:
+        return None
+    return json.loads(Path(args.sensitivity).read_text(encoding="utf-8"))
+
+
+def variant_name(run, suffix: str) -> str:
+    """``cwm0.4-igm0.25-<suffix>`` from the pruning stages the run went through."""
+    parts = []
+    for module in ("cwm", "igm"):
+        stage = run.root / "stages" / f"prune_{module}.json"
+        if stage.is_file():
+            parts.append(f"{module}{json.loads(stage.read_text())['recipe']['ratio']:g}")
+    return "-".join(parts + [suffix]) if parts else f"student-{suffix}"
+
+
+def _export(run, variant: str, **options) -> None:
+    from optimization.compress import export_stage
+
+    path = export_stage(run, variant, **options)
+    print(f"artifact: {path}")
+
+
+def _cmd_module(args: argparse.Namespace) -> None:
+    """`optimize cwm|igm`: prune, distil, optionally QAT, export."""
+    from optimization.compress import QatRecipe, distill_stage, prune_stage, qat_stage
+
+    run = _open_run(args)
+    data = run.data_dir(args.data, args.synth_pairs)
+    record = prune_stage(
+        run, args.module, _prune_recipe(args), sensitivity=_sensitivity(args), data=data
+    )
+    print(
+        f"pruned {args.module}: {record['parameters_before'] / 1e6:.2f} M -> "
+        f"{record['parameters_after'] / 1e6:.2f} M parameters"
+    )
+    if args.epochs > 0:
+        distill_stage(
+            run,
+            args.module,
+            _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    if args.no_export:
+        return
+    if not run.artifact_dir("teacher-fp32").is_dir():
+        _export(run, "teacher-fp32", teacher=True)
+    _export(run, variant_name(run, "fp32"))
+    if args.baselines:
+        _export(run, variant_name(run, "ptq-nncf"), precision="int8")
+        _export(run, variant_name(run, "ptq-inc"), precision="int8", quantizer="inc")
+    if args.qat:
+        recipe = QatRecipe(
+            calibration_pairs=args.calibration_pairs,
+            distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
+        )
+        qat_stage(run, recipe, progress=not args.quiet)
+        _export(run, variant_name(run, "qat-int8"), qat=True)
+
+
+def _cmd_prune(args: argparse.Namespace) -> None:
+    from optimization.compress import prune_stage
+
+    run = _open_run(args)
+    data = run.data_dir(args.data, args.synth_pairs) if args.importance == "taylor" else None
+    record = prune_stage(
+        run, args.module, _prune_recipe(args), sensitivity=_sensitivity(args), data=data
+    )
+    print(json.dumps({k: record[k] for k in ("module", "parameters_before", "parameters_after")}))
+
+
+def _cmd_distill(args: argparse.Namespace) -> None:
+    from optimization.compress import distill_stage
+
+    run = _open_run(args)
+    data = run.data_dir(args.data, args.synth_pairs)
+    record = distill_stage(
+        run,
+        args.module,
+        _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    print(json.dumps(record["last_epoch"]))
+
+
+def _cmd_qat(args: argparse.Namespace) -> None:
+    from optimization.compress import QatRecipe, qat_stage
+
+    run = _open_run(args)
+    data = run.data_dir(args.data, args.synth_pairs)
+    recipe = QatRecipe(
+        calibration_pairs=args.calibration_pairs,
+        distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
+    )
+    path = qat_stage(run, recipe, resume=args.resume, progress=not args.quiet)
+    print(f"qat checkpoint: {path}")
+    if not args.no_export:
+        _export(run, variant_name(run, "qat-int8"), qat=True)
+
+
+def _cmd_ptq(args: argparse.Namespace) -> None:
+    run = _open_run(args)
+    data = run.data_dir(args.data, args.synth_pairs) if args.data else None
+    for quantizer in args.quantizer:
+        _export(
+            run,
+            variant_name(run, f"ptq-{quantizer}"),
+            precision="int8",
+            quantizer=quantizer,
+            calibration_data=data,
+        )
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> None:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from optimization.checkpoints import load_models
+    from optimization.compress import MODULES, default_teacher
+    from optimization.data.viton import VitonPairs
+    from optimization.sensitivity import filter_sensitivity, group_sensitivity, write_report
+
+    if (args.warp is None) != (args.gen is None):
+        raise ValueError("give both --warp and --gen, or neither")
+    warp_path, gen_path = (args.warp, args.gen) if args.warp else default_teacher()
+    warp_model, gen_model = load_models(warp_path, gen_path)
+    if args.data is None:
+        from optimization.data.synthetic import write_dataset
+
+        args.data = Path(args.out) / "data"
+        if not (Path(args.data) / "pairs.txt").is_file():
+            write_dataset(Path(args.data), n_pairs=args.pairs, seed=4, progress=False)
+    batch = next(iter(DataLoader(VitonPairs(args.data), batch_size=args.pairs)))
+    samples = tuple(batch[k] for k in ("person", "clothes", "edge"))
+    network = MODULES[args.module]
+    torch.set_grad_enabled(False)
+    if args.filters:
+        result = filter_sensitivity(
+            warp_model, gen_model, network, args.filters, samples, progress=not args.quiet
+        )
+        stem = f"filters_{args.module}"
+    else:
+        result = group_sensitivity(
+            warp_model, gen_model, network, samples, ratios=args.ratios, progress=not args.quiet
+        )
+        stem = f"sensitivity_{args.module}"
+    json_path, png_path = write_report(result, args.out, stem)
+    print(f"wrote {json_path} and {png_path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="run folder (created; reused by later stages)")
+    parser.add_argument(
+        "--warp",
+        default=None,
+        help="teacher warp (CWM) checkpoint, official or ours (default: the shipped teacher)",
+    )
+    parser.add_argument(
+        "--gen",
+        default=None,
+        help="teacher generator (IGM) checkpoint (default: the shipped teacher)",
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="VITON-layout folder to fine-tune on (default: synthetic pairs made in RUN/data)",
+    )
+    parser.add_argument(
+        "--synth-pairs",
+        type=int,
+        default=1000,
+        help="synthetic pairs to make when --data is not given (default 1000)",
+    )
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=epochs,
+        help=f"distillation epochs, 0 to skip (default {epochs})",
+    )
+    parser.add_argument(
+        "--lr", type=float, default=lr, help=f"Adam learning rate, cosine decay (default {lr:g})"
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="default 8")
+    parser.add_argument(
+        "--feature-weight",
+        type=float,
+        default=1.0,
+        help="weight of intermediate-feature matching (default 1; 0 disables)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop each fine-tuning after this much wall time",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast of the convolutions")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted fine-tuning from its last epoch",
+    )
+
+
+def _add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ratio", type=float, required=True, help=RATIO_HELP)
+    parser.add_argument(
+        "--importance",
+        choices=("magnitude", "taylor"),
+        default="magnitude",
+        help="channel importance: group L2 magnitude or first-order Taylor (default magnitude)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        help="reach the ratio in this many pruning steps (default 1)",
+    )
+    parser.add_argument(
+        "--round-to",
+        type=int,
+        default=8,
+        help="kept channel counts are multiples of this (default 8)",
+    )
+    parser.add_argument(
+        "--sensitivity",
+        default=None,
+        help="JSON from `optimize sensitivity`: per-group ratios around the global --ratio",
+    )
+
+
+def _add_qat_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--qat-epochs",
+        type=int,
+        default=1,
+        help="QAT fine-tuning epochs (default 1; 0 = calibration only)",
+    )
+    parser.add_argument(
+        "--qat-lr", type=float, default=1e-5, help="QAT learning rate (default 1e-5)"
+    )
+    parser.add_argument(
+        "--calibration-pairs",
+        type=int,
+        default=32,
+        help="pairs NNCF calibrates the quantizers on (default 32)",
+    )
+
+
+def add_compression_commands(commands) -> None:
+    """Add the compression subcommands to the `optimize` subparsers."""
+    for module, title in (
+        ("cwm", "warping module (CWM, AFWM)"),
+        ("igm", "generator (IGM, ResUnet)"),
+    ):
+        parser = commands.add_parser(
+            module,
+            help=f"compress the {title}: prune, distil, [QAT], export",
+            description=f"The whole chain for the {title}: structured channel pruning "
+            "(torch-pruning), fine-tuning by distillation from the unpruned teacher, optionally NNCF "
+            "quantization-aware training (--qat), then export to RUN/artifacts/. Run `optimize cwm` "
+            "then `optimize igm` with the same --out to compress both networks of one student.",
+        )
+        _add_run_arguments(parser)
+        _add_prune_arguments(parser)
+        _add_training_arguments(parser, epochs=2, lr=1e-4)
+        _add_qat_arguments(parser)
+        parser.add_argument(
+            "--qat",
+            action="store_true",
+            help="then quantization-aware INT8 training of both networks",
+        )
+        parser.add_argument(
+            "--baselines",
+            action="store_true",
+            help="also export NNCF and Neural Compressor post-training INT8 baselines",
+        )
+        parser.add_argument("--no-export", action="store_true", help="skip writing artifacts")
+        parser.set_defaults(handler=_cmd_module, module=module)
+
+    prune = commands.add_parser(
+        "prune", help="prune one network of a run's student (no fine-tuning)"
+    )
+    prune.add_argument("module", choices=("cwm", "igm"))
+    _add_run_arguments(prune)
+    _add_prune_arguments(prune)
+    prune.set_defaults(handler=_cmd_prune)
+
+    distill = commands.add_parser(
+        "distill",
+        help="fine-tune one network of a run's student by distillation from the teacher",
+        description="Output losses (warped garment, flow, warped mask, try-on) and intermediate-feature "
+        "matching through 1x1 adapters; PF-AFN's supervised losses where the data has ground truth. "
+        "Works under `torchrun --nproc_per_node N -m optimization.cli distill ...` (DDP).",
+    )
+    distill.add_argument("module", choices=("cwm", "igm"))
+    _add_run_arguments(distill)
+    _add_training_arguments(distill, epochs=2, lr=1e-4)
+    distill.set_defaults(handler=_cmd_distill)
+
+    qat = commands.add_parser(
+        "qat",
+        help="NNCF quantization-aware training of a run's student, then INT8 export",
+        description="Quantizes the split graphs the app runs (nncf.quantize), fine-tunes them with the "
+        "distillation loss and exports INT8 IR (split and fused). Grid sampling and the flow heads' "
+        "offset convolutions stay float.",
+    )
+    _add_run_arguments(qat)
+    _add_training_arguments(qat, epochs=0, lr=1e-5)
+    _add_qat_arguments(qat)
+    qat.add_argument("--no-export", action="store_true", help="skip writing the artifact")
+    qat.set_defaults(handler=_cmd_qat)
+
+    ptq = commands.add_parser(
+        "ptq", help="post-training INT8 baselines of a run's student (NNCF, Neural Compressor)"
+    )
+    _add_run_arguments(ptq)
+    ptq.add_argument(
+        "--quantizer",
+        nargs="+",
+        choices=("nncf", "inc"),
+        default=["nncf", "inc"],
+        help="default: both",
+    )
+    ptq.set_defaults(handler=_cmd_ptq)
+
+    sensitivity = commands.add_parser(
+        "sensitivity",
+        help="how much each prunable layer group (or each filter of one) matters",
+        description="Prunes every channel group alone at several ratios, without fine-tuning, and "
+        "measures the try-on against the unpruned model (MSE, SSIM). --filters GROUP removes that "
+        "group's filters one at a time instead. Writes JSON and a PNG chart into --out; pass the "
+        "JSON to `optimize cwm|igm|prune --sensitivity` for per-group ratios.",
+    )
+    sensitivity.add_argument("module", choices=("cwm", "igm"))
+    sensitivity.add_argument("--out", required=True, help="folder for the JSON and PNG")
+    sensitivity.add_argument(
+        "--warp", default=None, help="warp checkpoint (default: the shipped teacher)"
+    )
+    sensitivity.add_argument(
+        "--gen", default=None, help="generator checkpoint (default: the shipped teacher)"
+    )
+    sensitivity.add_argument(
+        "--data", default=None, help="VITON-layout folder (default: synthetic)"
+    )
+    sensitivity.add_argument("--pairs", type=int, default=4, help="pairs to measure on (default 4)")
+    sensitivity.add_argument(
+        "--ratios", type=float, nargs="+", default=[0.25, 0.5, 0.75], help="default 0.25 0.5 0.75"
+    )
+    sensitivity.add_argument(
+        "--filters",
+        default=None,
+        metavar="GROUP",
+        help="one group name from the JSON: rank its single filters",
+    )
+    sensitivity.set_defaults(handler=_cmd_sensitivity)

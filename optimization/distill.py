@@ -1,0 +1,388 @@
+"""Fine-tune compressed students by distillation from the unpruned teacher.
+
+No ground truth is needed: the student learns the teacher's outputs (warped garment, flow,
+warped mask, try-on) and, as in GAN Compression, its intermediate features through learned 1x1
+adapters (student width -> teacher width): both feature pyramids of the warping module, and the
+end of every down and up path of the generator. Where the data has ground truth (synthetic
+data), PF-AFN's supervised losses are added.
+
+Runs on one process or under ``torchrun --nproc_per_node N`` (DistributedDataParallel, gloo on
+CPU, NCCL on GPU); only rank 0 writes checkpoints and shows progress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from optimization.archs.pfafn import AFWM, ResidualBlock, ResUnetGenerator, tryon_forward
+
+log = logging.getLogger(__name__)
+
+NETWORKS = ("warp", "gen")
+
+
+@dataclass(frozen=True)
+class DistillRecipe:
+    """Everything that decides a distillation run; saved beside its checkpoints.
+
+    Attributes:
+        data: VITON-layout folder (ground truth optional).
+        train: the networks whose weights learn (``warp``, ``gen`` or both); the others stay
+            frozen. The teacher is always frozen.
+        epochs, batch_size, lr: Adam with cosine decay.
+        feature_weight: weight of the feature-matching term (0 disables the adapters).
+        supervised_weight: weight of PF-AFN's supervised losses where ground truth exists.
+        output_weights: weights of the teacher-output terms.
+        max_minutes: stop after this much wall time (the schedule still ends at `epochs`).
+        autocast_bf16: bf16 autocast of the convolutions (CPU with AVX512-BF16, or GPU).
+    """
+
+    data: str
+    train: tuple[str, ...] = ("warp",)
+    epochs: int = 2
+    batch_size: int = 8
+    lr: float = 1e-4
+    feature_weight: float = 1.0
+    supervised_weight: float = 0.5
+    output_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "warped_cloth": 1.0,
+            "flow": 0.1,
+            "warped_edge": 1.0,
+            "p_tryon": 2.0,
+        }
+    )
+    max_minutes: float | None = None
+    seed: int = 0
+    threads: int | None = None
+    device: str = "cpu"
+    autocast_bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.train or not set(self.train) <= set(NETWORKS):
+            raise ValueError(f"train must name networks from {NETWORKS}, got {self.train}")
+
+
+class TorchTryOn(nn.Module):
+    """`tryon_forward` of a (warp, gen) pair as a module: the float student or the teacher."""
+
+    def __init__(self, warp_model: AFWM, gen_model: ResUnetGenerator):
+        super().__init__()
+        self.warp_model, self.gen_model = warp_model, gen_model
+
+    def forward(self, person, clothes, edge) -> dict[str, torch.Tensor]:
+        return tryon_forward(self.warp_model, self.gen_model, person, clothes, edge)
+
+
+def feature_layers(model: nn.Module) -> list[nn.Module]:
+    """The layers whose outputs are matched: pyramids of an AFWM, path ends of a generator."""
+    if isinstance(model, AFWM):
+        return [model.image_FPN, model.cond_FPN]
+    blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
+    return blocks[1::2]  # residual blocks come in pairs; the second ends a path
+
+
+class _FeatureTap:
+    """Collects the outputs of some layers during a forward pass (pyramids give lists)."""
+
+    def __init__(self, layers: list[nn.Module]):
+        self.features: list[torch.Tensor] = []
+        self._handles = [layer.register_forward_hook(self._hook) for layer in layers]
+
+    def _hook(self, module, inputs, output) -> None:
+        self.features.extend(output if isinstance(output, (list, tuple)) else [output])
+
+    def take(self) -> list[torch.Tensor]:
+        features, self.features = self.features, []
+        return features
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+class Distiller(nn.Module):
+    """Loss terms of a student against a frozen teacher on one batch.
+
+    Args:
+        teacher: module returning the `tryon_forward` dict.
+        student: the same interface (a `TorchTryOn`, or the quantized split graphs).
+        teacher_layers, student_layers: layers whose outputs are matched pairwise (empty for
+            none); one 1x1 adapter per matched tensor, built on the first batch.
+    """
+
+    def __init__(
+        self,
+        teacher: nn.Module,
+        student: nn.Module,
+        teacher_layers: list[nn.Module] | None = None,
+        student_layers: list[nn.Module] | None = None,
+    ):
+        super().__init__()
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.student = student
+        self._teacher_tap = _FeatureTap(teacher_layers or [])
+        self._student_tap = _FeatureTap(student_layers or [])
+        self.adapters = nn.ModuleList()
+
+    def build_adapters(self, person, clothes, edge) -> None:
+        """Create the adapters from the feature shapes of one forward pass."""
+        with torch.no_grad():
+            self.teacher(person, clothes, edge)
+            self.student(person, clothes, edge)
+        pairs = zip(self._student_tap.take(), self._teacher_tap.take(), strict=True)
+        self.adapters = nn.ModuleList(
+            nn.Conv2d(student.shape[1], teacher.shape[1], 1) for student, teacher in pairs
+        )
+
+    def forward(
+        self, person, clothes, edge
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(loss terms, student outputs)."""
+        with torch.no_grad():
+            target = self.teacher(person, clothes, edge)
+        out = self.student(person, clothes, edge)
+        out = {name: value.float() for name, value in out.items()}
+        terms = {
+            "warped_cloth": F.l1_loss(out["warped_cloth"], target["warped_cloth"]),
+            "flow": F.l1_loss(_in_pixels(out["last_flow"]), _in_pixels(target["last_flow"])),
+            "warped_edge": F.l1_loss(out["warped_edge"], target["warped_edge"]),
+            "p_tryon": F.l1_loss(out["p_tryon"], target["p_tryon"]),
+        }
+        teacher_features, student_features = self._teacher_tap.take(), self._student_tap.take()
+        if self.adapters:
+            losses = [
+                F.mse_loss(adapter(s.float()), t.float()) / (t.float().pow(2).mean() + 1e-6)
+                for adapter, s, t in zip(
+                    self.adapters, student_features, teacher_features, strict=True
+                )
+            ]
+            terms["features"] = torch.stack(losses).mean()
+        return terms, out
+
+
+def _in_pixels(flow: torch.Tensor) -> torch.Tensor:
+    height, width = flow.shape[-2:]
+    return flow * flow.new_tensor([(width - 1) / 2, (height - 1) / 2]).view(1, 2, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed helpers
+
+
+@dataclass(frozen=True)
+class _World:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _join_world(device: torch.device) -> _World:
+    """Join the process group torchrun set up, if any."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return _World()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return _World(rank=dist.get_rank(), size=dist.get_world_size())
+
+
+def _device_for(recipe: DistillRecipe) -> torch.device:
+    device = torch.device(recipe.device)
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
+# ---------------------------------------------------------------------------------------------
+# Training loop
+
+
+def distill(
+    recipe: DistillRecipe,
+    teacher: nn.Module,
+    student: nn.Module,
+    run: str | Path,
+    *,
+    teacher_layers: list[nn.Module] | None = None,
+    student_layers: list[nn.Module] | None = None,
+    trainable: list[nn.Module],
+    save: Callable[[int], None],
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune `trainable` (parts of `student`) to imitate `teacher`.
+
+    Args:
+        recipe: data, schedule and weights.
+        teacher, student: modules returning the `tryon_forward` dict.
+        run: folder for ``distill_state.pth``, ``distill_recipe.json`` and
+            ``distill_history.jsonl``.
+        teacher_layers, student_layers: feature-matching pairs (see :func:`feature_layers`).
+        trainable: the modules whose parameters learn; everything else in `student` is frozen.
+        save: ``save(epoch)`` writes the student's checkpoints; called on rank 0 after each epoch.
+        resume: continue from ``run/distill_state.pth`` when it exists.
+
+    Returns:
+        The last epoch's mean loss terms.
+    """
+    from torch.utils.data import DataLoader, DistributedSampler
+    from tqdm import tqdm
+
+    from optimization.data.viton import VitonPairs
+    from optimization.train import training_losses
+
+    run = Path(run)
+    device = _device_for(recipe)
+    world = _join_world(device)
+    torch.manual_seed(recipe.seed)
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    if world.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "distill_recipe.json").write_text(json.dumps(asdict(recipe), indent=2) + "\n")
+
+    dataset = VitonPairs(recipe.data)
+    supervised = dataset.has_ground_truth and recipe.supervised_weight > 0
+    sampler = (
+        DistributedSampler(dataset, world.size, world.rank, seed=recipe.seed)
+        if world.size > 1
+        else None
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=recipe.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=len(dataset) > recipe.batch_size * world.size,
+    )
+
+    student.requires_grad_(False)
+    for module in trainable:
+        for parameter in module.parameters():
+            # NNCF's quantizers hold integer parameters (bit widths) next to their float scales.
+            parameter.requires_grad_(parameter.is_floating_point())
+    use_features = recipe.feature_weight > 0 and bool(teacher_layers)
+    distiller = Distiller(
+        teacher,
+        student,
+        teacher_layers if use_features else None,
+        student_layers if use_features else None,
+    ).to(device)
+    first = next(iter(DataLoader(dataset, batch_size=1)))
+    if use_features:
+        distiller.build_adapters(*(first[k].to(device) for k in ("person", "clothes", "edge")))
+        distiller.adapters.to(device)
+    parameters = [p for p in distiller.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError("nothing to train: no trainable parameters")
+    optimizer = torch.optim.Adam(parameters, lr=recipe.lr, betas=(0.9, 0.999))
+    total_steps = max(recipe.epochs * len(loader), 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total_steps, 1.0)))
+    )
+
+    model: nn.Module = distiller
+    if world.size > 1:
+        model = nn.parallel.DistributedDataParallel(
+            distiller, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    start_epoch = 0
+    state_path = run / "distill_state.pth"
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        distiller.load_state_dict(state["distiller"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch = int(state["epoch"]) + 1
+        log.info("resumed %s at epoch %d", state_path, start_epoch + 1)
+
+    deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
+    means: dict[str, float] = {}
+    for epoch in range(start_epoch, recipe.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        student.train()
+        sums: dict[str, float] = {}
+        steps = 0
+        bar = tqdm(
+            loader,
+            desc=f"distill {epoch + 1}/{recipe.epochs}",
+            disable=not (progress and world.is_main),
+            leave=False,
+        )
+        for batch in bar:
+            person, clothes, edge = (batch[k].to(device) for k in ("person", "clothes", "edge"))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.autocast_bf16):
+                terms, out = model(person, clothes, edge)
+            loss = sum(
+                recipe.output_weights.get(name, 0.0) * terms[name] for name in recipe.output_weights
+            )
+            if "features" in terms:
+                loss = loss + recipe.feature_weight * terms["features"]
+            if supervised:
+                gt, gt_mask = batch["gt"].to(device), batch["gt_cloth_mask"].to(device)
+                supervised_terms = training_losses(out, gt, gt_mask)
+                terms["supervised"] = sum(supervised_terms.values()) / len(supervised_terms)
+                loss = loss + recipe.supervised_weight * terms["supervised"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 5.0)
+            optimizer.step()
+            scheduler.step()
+            steps += 1
+            terms["loss"] = loss
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            bar.set_postfix(
+                loss=f"{sums['loss'] / steps:.4f}", tryon=f"{sums['p_tryon'] / steps:.4f}"
+            )
+            if deadline and time.monotonic() > deadline:
+                break
+        means = {name: value / max(steps, 1) for name, value in sums.items()}
+        if world.is_main:
+            with open(run / "distill_history.jsonl", "a") as stream:
+                stream.write(json.dumps({"epoch": epoch + 1, "steps": steps, **means}) + "\n")
+            log.info(
+                "distill epoch %d: %s",
+                epoch + 1,
+                ", ".join(f"{k}={v:.4f}" for k, v in means.items()),
+            )
+            save(epoch + 1)
+            state = {
+                "epoch": epoch,
+                "distiller": {
+                    k: v for k, v in distiller.state_dict().items() if not k.startswith("teacher.")
+                },
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+            }
+            temporary = state_path.with_suffix(".tmp")
+            torch.save(state, temporary)
+            temporary.replace(state_path)
+        if deadline and time.monotonic() > deadline:
+            log.info(
+                "time budget of %.0f min reached after epoch %d", recipe.max_minutes, epoch + 1
+            )
+            break
+    distiller._teacher_tap.close()
+    distiller._student_tap.close()
+    student.eval()
+    return means

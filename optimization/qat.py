@@ -1,0 +1,155 @@
+"""Quantization-aware training (NNCF) of the split graphs the app runs.
+
+The app runs PF-AFN as separate graphs with the cost volume computed between them, so QAT
+quantizes exactly those graphs (``SplitTryOn`` in ``optimization/export.py``): each is
+calibrated by ``nncf.quantize`` on the inputs it really receives, then all are fine-tuned
+together, chained through the torch correlation, with the distillation loss against the float
+teacher. Exported, each graph's fake-quantize layers become OpenVINO FakeQuantize ops (INT8
+kernels on CPU); the fused layout is the same quantized graphs traced as one.
+
+Kept in float: grid sampling (warps and grid composition), the base-grid arithmetic, the last
+convolution of every flow head, whose 2-channel output is an offset in pixels (a normalised-grid
+error of 1e-3 is already 0.1 px and the five levels compound it), and the final composite of
+the warped garment over the rendered person.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths
+from optimization.export import SplitTryOn
+
+log = logging.getLogger(__name__)
+
+FORMAT = "openvino-tryon/qat-checkpoint"
+VERSION = 1
+# NNCF node names of the ops that stay float. Functional ops called by the graph wrappers
+# themselves are named "/<op>/<n>" (modules' ops carry their scope), so these patterns catch the
+# grid arithmetic of the level graphs and the final composite of the render graph, not the
+# residual additions inside the networks. In a level graph, "6/conv2d/<n>" is the last (offset)
+# convolution of its main and refine heads.
+FLOAT_PATTERNS = (
+    r"6/conv2d/\d+",
+    r"/(add|sub|div|stack|grid_sample|interpolate|permute|__getitem__|tanh|sigmoid|mul|__rsub__|split)/\d+",
+)
+# NNCF compiles its fake-quantize kernels on first use (about 20 s on an idle 2-core machine)
+# and gives up after 60 s by default, which a busy machine exceeds.
+os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
+
+
+def _ignored_scope():
+    import nncf
+
+    return nncf.IgnoredScope(patterns=list(FLOAT_PATTERNS), validate=False)
+
+
+def record_graph_inputs(
+    split: SplitTryOn, samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+) -> dict[str, list[tuple[torch.Tensor, ...]]]:
+    """The inputs every split graph receives on (person, clothes, edge) samples."""
+    recorded: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+    split.eval()
+    with torch.no_grad():
+        for person, clothes, edge in samples:
+            split(person, clothes, edge, record=recorded)
+    return recorded
+
+
+def quantize_split(
+    split: SplitTryOn, samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+) -> SplitTryOn:
+    """A copy of `split` whose graphs carry NNCF fake-quantize layers, calibrated on `samples`."""
+    import nncf
+
+    recorded = record_graph_inputs(split, samples)
+    quantized = {}
+    for path, graph in split.graphs().items():
+        inputs = recorded[path]
+        log.info("calibrating %s on %d samples", path, len(inputs))
+        quantized[path] = nncf.quantize(
+            copy.deepcopy(graph).eval(),
+            nncf.Dataset(inputs),
+            subset_size=len(inputs),
+            ignored_scope=_ignored_scope(),
+        )
+    return _assemble(quantized)
+
+
+def _assemble(graphs: dict[str, nn.Module]) -> SplitTryOn:
+    levels = [graphs[f"split/level_{i}.xml"] for i in range(len(graphs) - 2)]
+    return SplitTryOn(graphs["split/features.xml"], levels, graphs["split/render.xml"])
+
+
+@dataclass(frozen=True)
+class QatCheckpoint:
+    """Everything needed to rebuild quantized split graphs: widths and, per graph, NNCF's
+    configuration (where the quantizers sit) with the state dict (weights and ranges)."""
+
+    warp_widths: WarpWidths
+    gen_widths: GenWidths
+    graphs: dict[str, dict[str, Any]]
+
+
+def save_qat(
+    path: str | Path,
+    quantized: SplitTryOn,
+    warp_widths: WarpWidths,
+    gen_widths: GenWidths,
+    **extra: Any,
+) -> None:
+    """Write a QAT checkpoint; it loads with ``weights_only=True`` (see :func:`load_qat`)."""
+    import nncf.torch
+
+    graphs = {
+        name: {"config": nncf.torch.get_config(graph), "state_dict": graph.state_dict()}
+        for name, graph in quantized.graphs().items()
+    }
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "warp_widths": warp_widths.to_dict(),
+        "gen_widths": gen_widths.to_dict(),
+        "graphs": graphs,
+        **extra,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+
+
+def load_qat(path: str | Path) -> tuple[SplitTryOn, AFWM, ResUnetGenerator]:
+    """Rebuild the quantized split graphs of a QAT checkpoint, plus float networks of its widths.
+
+    Raises:
+        ValueError: not a QAT checkpoint of this project.
+    """
+    import nncf.torch
+    from nncf.common.quantization.structs import QuantizationScheme
+
+    # NNCF's configuration names its quantization mode with an Enum; allowing that one class
+    # keeps the load weights-only (no arbitrary objects).
+    with torch.serialization.safe_globals([QuantizationScheme]):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a QAT checkpoint (written by `optimize qat`)")
+    warp_model = AFWM(WarpWidths.from_dict(payload["warp_widths"])).eval()
+    gen_model = ResUnetGenerator(GenWidths.from_dict(payload["gen_widths"])).eval()
+    float_split = SplitTryOn.from_models(warp_model, gen_model)
+    graphs = {}
+    for name, graph in float_split.graphs().items():
+        stored = payload["graphs"][name]
+        restored = nncf.torch.load_from_config(copy.deepcopy(graph), stored["config"])
+        restored.load_state_dict(stored["state_dict"])
+        graphs[name] = restored.eval()
+    return _assemble(graphs), warp_model, gen_model

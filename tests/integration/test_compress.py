@@ -1,0 +1,186 @@
+"""The compression chain end to end on a tiny model: synthetic data -> prune -> distill -> QAT
+-> export -> `tryon run`, plus distillation under torchrun with two CPU processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.optimize, pytest.mark.slow]
+torch = pytest.importorskip("torch")
+pytest.importorskip("nncf")
+pytest.importorskip("torch_pruning")
+
+from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths  # noqa: E402
+from optimization.checkpoints import load_network, save_checkpoint  # noqa: E402
+from optimization.cli import main as optimize  # noqa: E402
+from optimization.data.synthetic import write_dataset  # noqa: E402
+
+# Tiny networks are 8 and 16 channels wide: round to 4 so that pruning has room.
+TINY = ["--round-to", "4", "--batch-size", "3"]
+
+
+@pytest.fixture(scope="module")
+def teacher_and_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compress")
+    torch.manual_seed(0)
+    warp_model, gen_model = build_models(tiny_warp_widths(), tiny_gen_widths())
+    save_checkpoint(root / "teacher" / "warp.pth", warp_model, tiny_warp_widths())
+    save_checkpoint(root / "teacher" / "gen.pth", gen_model, tiny_gen_widths())
+    write_dataset(root / "data", n_pairs=6, seed=11, progress=False)
+    return root
+
+
+def _teacher_args(root) -> list[str]:
+    return [
+        "--warp",
+        str(root / "teacher" / "warp.pth"),
+        "--gen",
+        str(root / "teacher" / "gen.pth"),
+    ]
+
+
+def _offset_conv_inputs(xml_path) -> list[list[str]]:
+    """For every 2-output convolution of a graph, the op types feeding its data and weights."""
+    import openvino as ov
+
+    found = []
+    for op in ov.Core().read_model(str(xml_path)).get_ordered_ops():
+        if (
+            op.get_type_name() == "Convolution"
+            and op.get_output_partial_shape(0)[1].get_length() == 2
+        ):
+            found.append(
+                [op.input(i).get_source_output().get_node().get_type_name() for i in range(2)]
+            )
+    return found
+
+
+def test_prune_distill_qat_export_and_run(teacher_and_data, tmp_path, capsys):
+    root = teacher_and_data
+    run = tmp_path / "run"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data"), *TINY]
+    assert optimize(["-q", "cwm", "--ratio", "0.5", "--epochs", "1", "--no-export", *common]) == 0
+    assert (
+        optimize(
+            [
+                "-q",
+                "igm",
+                "--ratio",
+                "0.5",
+                "--epochs",
+                "1",
+                "--qat",
+                "--qat-epochs",
+                "1",
+                "--calibration-pairs",
+                "2",
+                *common,
+            ]
+        )
+        == 0
+    )
+
+    # Both networks of the student are narrower than the teacher's and load from their widths.
+    student_warp = load_network(run / "student" / "warp.pth", "warp")
+    student_gen = load_network(run / "student" / "gen.pth", "gen")
+    assert student_warp.image_FPN.smooth[0].out_channels < tiny_warp_widths().fpn
+    assert student_gen.model.model[2].block[0].out_channels < tiny_gen_widths().down[0] or (
+        student_gen.model.submodule.downconv.out_channels < tiny_gen_widths().down[1]
+    )
+    stages = {path.stem for path in (run / "stages").glob("*.json")}
+    assert stages == {"prune_cwm", "distill_cwm", "prune_igm", "distill_igm", "qat"}
+    assert json.loads((run / "stages" / "prune_igm.json").read_text())["parameters_after"] < sum(
+        p.numel() for p in build_models(tiny_warp_widths(), tiny_gen_widths())[1].parameters()
+    )
+
+    artifacts = {path.name for path in (run / "artifacts").iterdir()}
+    assert artifacts == {"teacher-fp32", "cwm0.5-igm0.5-fp32", "cwm0.5-igm0.5-qat-int8"}
+    int8 = run / "artifacts" / "cwm0.5-igm0.5-qat-int8"
+    metadata = json.loads((int8 / "metadata.json").read_text())
+    assert metadata["precision"] == "int8"
+    assert metadata["verification"]["split_mean_abs_p_tryon"] <= 3e-2
+    assert metadata["architecture"]["warp"]["fpn"] == student_warp.image_FPN.smooth[0].out_channels
+    render = (int8 / "split" / "render.xml").read_text()
+    assert "FakeQuantize" in render
+    level = int8 / "split" / "level_4.xml"
+    assert "FakeQuantize" in level.read_text()
+    # The flow path stays float: the offset convolutions (2 outputs) see no quantized tensor.
+    offset_inputs = _offset_conv_inputs(level)
+    assert len(offset_inputs) == 2  # the main and the refine head of the level
+    assert all("FakeQuantize" not in kinds for kinds in offset_inputs), offset_inputs
+
+    from tryon_app.cli import main as tryon
+
+    capsys.readouterr()
+    out = tmp_path / "tryon.png"
+    person = next((root / "data" / "test_img").iterdir())
+    cloth = next((root / "data" / "test_clothes").iterdir())
+    code = tryon(
+        [
+            "run",
+            "--person",
+            str(person),
+            "--cloth",
+            str(cloth),
+            "--model",
+            str(int8),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    import cv2
+
+    image = cv2.imread(str(out))
+    assert image.shape == (256, 192, 3)
+    assert np.abs(image.astype(int) - cv2.imread(str(person)).astype(int)).mean() > 1
+
+
+def test_distillation_runs_under_torchrun_with_two_processes(teacher_and_data, tmp_path):
+    root = teacher_and_data
+    run = tmp_path / "ddp"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
+    assert optimize(["-q", "prune", "cwm", "--ratio", "0.5", "--round-to", "4", *common]) == 0
+    before = load_network(run / "student" / "warp.pth", "warp").state_dict()
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--standalone",
+            "-m",
+            "optimization.cli",
+            "-q",
+            "distill",
+            "cwm",
+            *common,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "1",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = (run / "distill_cwm" / "distill_history.jsonl").read_text().splitlines()
+    assert len(history) == 1  # one line per epoch, written by rank 0 only
+    # Six pairs over two processes with batch 1: three steps each.
+    assert json.loads(history[0])["steps"] == 3
+    after = load_network(run / "student" / "warp.pth", "warp").state_dict()
+    assert any(
+        not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point()
+    )
