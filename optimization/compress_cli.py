@@ -1,4 +1,4 @@
-"""`optimize cwm|igm|prune|distill|qat|ptq|sensitivity`: the compression commands.
+"""`optimize cwm|igm|prune|distill|qat|ptq|sensitivity|ship`: the compression commands.
 
 Registered into the `optimize` parser by ``optimization/cli.py``; the work lives in
 ``optimization/compress.py`` (stages and the run folder) and the modules it calls.
@@ -205,6 +205,40 @@ def _cmd_sensitivity(args: argparse.Namespace) -> None:
         stem = f"sensitivity_{args.module}"
     json_path, png_path = write_report(result, args.out, stem)
     print(f"wrote {json_path} and {png_path}")
+
+
+def _cmd_ship(args: argparse.Namespace) -> None:
+    from optimization.ship import ship_artifact, ship_teacher
+
+    evaluations = {}
+    for item in args.evaluation:
+        label, _, path = item.partition("=")
+        if not path:
+            raise ValueError(f"--evaluation {item!r}: expected LABEL=FILE")
+        evaluations[label] = path
+    commands = (
+        [line for line in Path(args.commands).read_text().splitlines() if line.strip()]
+        if args.commands
+        else None
+    )
+    out = ship_artifact(
+        args.artifact,
+        args.out,
+        training_run=args.training_run,
+        compression_run=args.compression_run,
+        evaluations=evaluations,
+        commands=commands,
+    )
+    print(f"shipped {out}")
+    if args.teacher_warp:
+        teacher = ship_teacher(
+            args.teacher_warp,
+            args.teacher_gen,
+            args.teacher_out,
+            training_run=args.training_run,
+            commands=commands,
+        )
+        print(f"teacher checkpoints: {teacher}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,3 +456,30 @@ def add_compression_commands(commands) -> None:
         help="one group name from the JSON: rank its single filters",
     )
     sensitivity.set_defaults(handler=_cmd_sensitivity)
+
+    ship = commands.add_parser(
+        "ship",
+        help="install an artifact as a shipped model (models/NAME) with its provenance",
+        description="Copies an exported artifact to --out and records in its metadata.json the "
+        "teacher's training recipe, the compression stages, the commands and measured quality.",
+    )
+    ship.add_argument("--artifact", required=True, help="exported artifact folder")
+    ship.add_argument("--out", required=True, help="e.g. models/default (replaced)")
+    ship.add_argument("--training-run", default=None, help="the teacher's `optimize train` folder")
+    ship.add_argument("--compression-run", default=None, help="the `optimize cwm|igm` run folder")
+    ship.add_argument(
+        "--evaluation",
+        action="append",
+        default=[],
+        metavar="LABEL=FILE",
+        help="`optimize evaluate --json` results (repeatable)",
+    )
+    ship.add_argument(
+        "--commands",
+        default=None,
+        help="text file with the commands that made the model, one per line",
+    )
+    ship.add_argument("--teacher-warp", default=None, help="also copy these teacher checkpoints...")
+    ship.add_argument("--teacher-gen", default=None, help="...to --teacher-out")
+    ship.add_argument("--teacher-out", default="models/teacher", help="default models/teacher")
+    ship.set_defaults(handler=_cmd_ship)

@@ -55,15 +55,21 @@ def _cmd_batch(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    from tryon_app.core.bench import benchmark, format_report
+    from tryon_app.core.bench import benchmark_many, format_comparison, format_report
 
-    report = benchmark(args.model, _runtime_options(args), runs=args.runs, warmup=args.warmup)
-    print(format_report(report))
     if args.json:
         from tryon_app.core.images import check_writable
 
         check_writable(args.json)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    reports = benchmark_many(
+        [args.model, *args.compare], _runtime_options(args), runs=args.runs, warmup=args.warmup
+    )
+    print("\n\n".join(format_report(report) for report in reports))
+    if args.compare:
+        print("\n" + format_comparison(reports))
+    if args.json:
+        document = reports[0] if not args.compare else {"reports": reports}
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
@@ -170,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=30, help="timed runs (default 30)")
     bench.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     bench.add_argument("--json", default=None, help="also write the report as JSON here")
+    bench.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another artifact to time in the same run, interleaved call by call; prints the "
+        "speed-up of every model against --model (repeatable)",
+    )
     _add_runtime_arguments(bench)
     bench.set_defaults(handler=_cmd_bench)
 

@@ -181,3 +181,31 @@ def test_models_lists_and_validates(tiny_artifact, capsys, monkeypatch):
     monkeypatch.setattr(paths, "model_search_dirs", lambda: [tiny_artifact.parent])
     code, stdout, _ = _run(capsys, "models")
     assert code == 0 and "tiny" in stdout and "fp32" in stdout
+
+
+def test_bench_compares_models_in_one_run(tiny_artifact, tmp_path, capsys):
+    import json
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(tiny_artifact, twin)
+    report = tmp_path / "bench.json"
+    code, out, err = _run(
+        capsys,
+        "bench",
+        "--model",
+        tiny_artifact,
+        "--compare",
+        twin,
+        "--runs",
+        2,
+        "--warmup",
+        1,
+        "--json",
+        report,
+    )
+    assert code == 0, err
+    document = json.loads(report.read_text())
+    assert [Path(r["model"]).name for r in document["reports"]] == ["tiny", "twin"]
+    assert all(r["runs"] == 2 and r["tryons_per_second"] > 0 for r in document["reports"])
+    assert "speed-up" in out and "1.00x" in out

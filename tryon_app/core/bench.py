@@ -23,28 +23,44 @@ def sample_model_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return person, clothes, edge
 
 
+def time_pipelines(
+    pipelines: list[TryOnPipeline], runs: int = 30, warmup: int = 3
+) -> list[dict[str, dict[str, float]]]:
+    """p50/p90/mean of every stage in milliseconds, per pipeline, over `runs` calls each.
+
+    The pipelines take turns call by call, so a load spike on a shared machine hits all of
+    them alike and their ratios stay meaningful.
+    """
+    inputs = sample_model_inputs()
+    for _ in range(warmup):
+        for pipeline in pipelines:
+            pipeline.run(*inputs)
+    samples: list[dict[str, list[float]]] = [{} for _ in pipelines]
+    for _ in range(runs):
+        for pipeline, collected in zip(pipelines, samples, strict=True):
+            start = time.perf_counter()
+            timings = pipeline.run(*inputs).timings_ms
+            timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
+            for stage, ms in timings.items():
+                collected.setdefault(stage, []).append(ms)
+    return [
+        {
+            stage: {
+                "p50": float(np.percentile(values, 50)),
+                "p90": float(np.percentile(values, 90)),
+                "mean": float(np.mean(values)),
+            }
+            for stage, values in collected.items()
+        }
+        for collected in samples
+    ]
+
+
 def time_pipeline(
     pipeline: TryOnPipeline, runs: int = 30, warmup: int = 3
 ) -> dict[str, dict[str, float]]:
     """p50/p90/mean of every stage in milliseconds over `runs` calls (after `warmup` calls)."""
-    inputs = sample_model_inputs()
-    for _ in range(warmup):
-        pipeline.run(*inputs)
-    samples: dict[str, list[float]] = {}
-    for _ in range(runs):
-        start = time.perf_counter()
-        timings = pipeline.run(*inputs).timings_ms
-        timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
-        for stage, ms in timings.items():
-            samples.setdefault(stage, []).append(ms)
-    return {
-        stage: {
-            "p50": float(np.percentile(values, 50)),
-            "p90": float(np.percentile(values, 90)),
-            "mean": float(np.mean(values)),
-        }
-        for stage, values in samples.items()
-    }
+    return time_pipelines([pipeline], runs, warmup)[0]
 
 
 def benchmark(
@@ -55,28 +71,64 @@ def benchmark(
     warmup: int = 3,
 ) -> dict[str, Any]:
     """The `tryon bench` report for one artifact and runtime configuration."""
+    return benchmark_many([model_dir], options, runs=runs, warmup=warmup)[0]
+
+
+def benchmark_many(
+    model_dirs: list[str | Path | None],
+    options: RuntimeOptions | None = None,
+    *,
+    runs: int = 30,
+    warmup: int = 3,
+) -> list[dict[str, Any]]:
+    """`tryon bench` reports of several artifacts measured side by side (interleaved)."""
     from tryon_app.core.engine import default_model_dir
 
-    artifact = load_artifact(model_dir or default_model_dir())
     options = options or RuntimeOptions()
-    start = time.perf_counter()
-    pipeline = TryOnPipeline(artifact, options)
-    load_seconds = time.perf_counter() - start
-    stages = time_pipeline(pipeline, runs=runs, warmup=warmup)
-    return {
-        "model": str(artifact.root),
-        "precision": artifact.precision,
-        "size_mb": round(artifact.size_bytes() / 1e6, 2),
-        "device": options.device,
-        "precision_hint": options.precision or "device default",
-        "threads": options.threads,
-        "layout": pipeline.layout,
-        "load_seconds": round(load_seconds, 3),
-        "runs": runs,
-        "stages_ms": stages,
-        "tryons_per_second": round(1000.0 / stages["total"]["p50"], 2),
-        "machine": {"cpu": platform.processor() or platform.machine(), "system": platform.system()},
-    }
+    artifacts, pipelines, load_seconds = [], [], []
+    for model_dir in model_dirs:
+        artifact = load_artifact(model_dir or default_model_dir())
+        start = time.perf_counter()
+        pipelines.append(TryOnPipeline(artifact, options))
+        load_seconds.append(time.perf_counter() - start)
+        artifacts.append(artifact)
+    reports = []
+    for artifact, pipeline, seconds, stages in zip(
+        artifacts, pipelines, load_seconds, time_pipelines(pipelines, runs, warmup), strict=True
+    ):
+        reports.append(
+            {
+                "model": str(artifact.root),
+                "precision": artifact.precision,
+                "size_mb": round(artifact.size_bytes() / 1e6, 2),
+                "device": options.device,
+                "precision_hint": options.precision or "device default",
+                "threads": options.threads,
+                "layout": pipeline.layout,
+                "load_seconds": round(seconds, 3),
+                "runs": runs,
+                "stages_ms": stages,
+                "tryons_per_second": round(1000.0 / stages["total"]["p50"], 2),
+                "machine": {
+                    "cpu": platform.processor() or platform.machine(),
+                    "system": platform.system(),
+                },
+            }
+        )
+    return reports
+
+
+def format_comparison(reports: list[dict[str, Any]]) -> str:
+    """One line per model: p50, try-ons per second and speed-up against the first model."""
+    base = reports[0]["stages_ms"]["total"]["p50"]
+    lines = [f"{'model':<40} {'precision':<9} {'MB':>7} {'p50 ms':>8} {'per s':>7} {'speed-up':>9}"]
+    for report in reports:
+        p50 = report["stages_ms"]["total"]["p50"]
+        lines.append(
+            f"{Path(report['model']).name:<40} {report['precision']:<9} {report['size_mb']:7.2f} "
+            f"{p50:8.2f} {report['tryons_per_second']:7.2f} {base / p50:8.2f}x"
+        )
+    return "\n".join(lines)
 
 
 def format_report(report: dict[str, Any]) -> str:
