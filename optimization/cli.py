@@ -59,19 +59,57 @@ def _cmd_export(args: argparse.Namespace) -> None:
         calibration=calibration,
         onnx=args.format == "onnx",
         metadata={"source": {"warp": str(args.warp), "gen": str(args.gen)}},
+        quantizer=args.quantizer,
     )
     print(f"artifact: {out}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from optimization.checkpoints import load_models
-    from optimization.evaluate import evaluate_models
+    torch_mode = args.warp is not None or args.gen is not None
+    if torch_mode == (args.model is not None):
+        args.usage.error("give either --model DIR (an artifact) or --warp and --gen (checkpoints)")
+    if torch_mode and (args.warp is None or args.gen is None):
+        args.usage.error("--warp and --gen go together")
+    if torch_mode and args.teacher is not None:
+        args.usage.error("--teacher compares artifacts: use it with --model")
+    if torch_mode:
+        from optimization.checkpoints import load_models
+        from optimization.evaluate import evaluate_models
 
-    warp_model, gen_model = load_models(args.warp, args.gen)
-    metrics = evaluate_models(
-        warp_model, gen_model, args.data, limit=args.limit, progress=not args.quiet
+        warp_model, gen_model = load_models(args.warp, args.gen)
+        metrics = evaluate_models(
+            warp_model, gen_model, args.data, limit=args.limit, progress=not args.quiet
+        )
+    else:
+        from optimization.evaluate import evaluate_artifact
+
+        metrics = evaluate_artifact(
+            args.model,
+            args.data,
+            teacher=args.teacher,
+            limit=args.limit,
+            bench_runs=args.bench_runs,
+            progress=not args.quiet,
+        ).to_dict()
+    text = json.dumps(metrics, indent=2) + "\n"
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text, encoding="utf-8")
+    print(text, end="")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from optimization.report import write_report
+
+    path = write_report(
+        args.run,
+        data=args.data,
+        baseline=args.baseline,
+        limit=args.limit,
+        bench_runs=args.bench_runs,
+        progress=not args.quiet,
     )
-    print(json.dumps(metrics, indent=2))
+    print(f"report: {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,23 +191,74 @@ def build_parser() -> argparse.ArgumentParser:
         "--calib-size", type=int, default=64, help="calibration pairs for int8 (default 64)"
     )
     export.add_argument(
+        "--quantizer",
+        choices=("nncf", "inc"),
+        default="nncf",
+        help="int8 post-training quantizer: NNCF or Intel Neural Compressor (PT2E); a graph INC "
+        "cannot quantize stays float, and metadata lists the quantized graphs (default nncf)",
+    )
+    export.add_argument(
         "--format", choices=("ir", "onnx"), default="ir", help="onnx: also write fused.onnx"
     )
     export.set_defaults(handler=_cmd_export)
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="measure a model against ground truth on a VITON-layout folder",
-        description="Warped-garment mask IoU, SSIM and PSNR of the try-on vs ground truth, next to the "
-        "identity baseline (the input person returned unchanged).",
+        help="measure an exported artifact (--model) or torch checkpoints (--warp/--gen)",
+        description="--model DIR: run an OpenVINO artifact through the app's split pipeline (f32 "
+        "hint) on every pair: SSIM/PSNR of the try-on vs a --teacher artifact and vs ground truth, "
+        "warped-garment mask IoU, FID when pytorch-fid's weights are installed, parameters, "
+        "GFLOPs, file sizes per module and `tryon bench` speed. --warp/--gen: torch checkpoints "
+        "against ground truth (mask IoU, SSIM, PSNR) next to the identity baseline.",
     )
-    evaluate.add_argument("--warp", required=True)
-    evaluate.add_argument("--gen", required=True)
+    evaluate.add_argument("--model", default=None, help="artifact folder to evaluate")
     evaluate.add_argument(
-        "--data", required=True, help="VITON-layout folder with gt/ and gt_cloth_mask/"
+        "--teacher", default=None, help="artifact folder whose try-ons are the reference"
+    )
+    evaluate.add_argument("--warp", default=None, help="warp (CWM) checkpoint (torch mode)")
+    evaluate.add_argument("--gen", default=None, help="generator (IGM) checkpoint (torch mode)")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        help="VITON-layout folder (ground-truth metrics need gt/ and gt_cloth_mask/)",
     )
     evaluate.add_argument("--limit", type=int, default=None, help="first N pairs only")
-    evaluate.set_defaults(handler=_cmd_evaluate)
+    evaluate.add_argument(
+        "--bench-runs",
+        type=int,
+        default=30,
+        help="timed runs for the speed measurement, 0 to skip (--model; default 30)",
+    )
+    evaluate.add_argument("--json", default=None, help="also write the results here")
+    evaluate.set_defaults(handler=_cmd_evaluate, usage=evaluate)
+
+    report = commands.add_parser(
+        "report",
+        help="compare the variants of a compression run in RUN/report.md with plots",
+        description="RUN/artifacts/<variant>/ holds artifact folders and RUN/evaluation/<variant>.json "
+        "their `optimize evaluate --json` results; variants without results are evaluated when "
+        "--data is given. Writes RUN/report.md (GFLOPs, parameters, size per module, compression "
+        "ratio, SSIM/PSNR vs the teacher, quality vs ground truth, FID, try-ons per second) and "
+        "PNG plots of quality against size and of latency per stage.",
+    )
+    report.add_argument("run", help="run folder")
+    report.add_argument(
+        "--data", default=None, help="VITON-layout folder to evaluate variants that lack results"
+    )
+    report.add_argument(
+        "--baseline",
+        default=None,
+        help="variant the ratios and teacher metrics refer to (default: teacher*, else the largest)",
+    )
+    report.add_argument("--limit", type=int, default=None, help="first N pairs when evaluating")
+    report.add_argument(
+        "--bench-runs", type=int, default=30, help="timed runs when evaluating (default 30)"
+    )
+    report.set_defaults(handler=_cmd_report)
+
+    from optimization.compress_cli import add_compression_commands
+
+    add_compression_commands(commands)
     return parser
 
 
