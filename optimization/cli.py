@@ -21,6 +21,13 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     write_dataset(Path(args.out), n_pairs=args.n, seed=args.seed, progress=not args.quiet)
 
 
+def _cmd_samples(args: argparse.Namespace) -> None:
+    from optimization.data.synthetic import write_samples
+
+    written = write_samples(Path(args.out), args.n, args.seed)
+    print(f"wrote {len(written)} sample photos under {args.out}")
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from optimization.train import TrainRecipe, train
 
@@ -134,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.set_defaults(handler=_cmd_synth)
 
+    samples = commands.add_parser(
+        "samples",
+        help="write sample person and garment photos (the app's assets/) with the generator",
+        description="Write OUT/persons/person_NN.jpg and OUT/garments/garment_NN.jpg from the "
+        "synthetic generator. The shipped samples: optimize samples --out assets --n 8 --seed 5",
+    )
+    samples.add_argument("--out", required=True, help="folder (e.g. assets)")
+    samples.add_argument("--n", type=int, default=8, help="persons and garments each (default 8)")
+    samples.add_argument("--seed", type=int, default=5, help="random seed (default 5)")
+    samples.set_defaults(handler=_cmd_samples)
+
     train = commands.add_parser(
         "train",
         help="train CWM and IGM from scratch on data with ground truth (synthetic)",
@@ -164,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--bf16",
         action="store_true",
-        help="bf16 autocast for the convolutions (about 1.5x faster on CPUs with AVX512-BF16)",
+        help="bf16 autocast for the convolutions (about 1.5x faster on CPUs with AVX512-BF16 or AMX; "
+        "ignored, with a warning, on CPUs without them, where it is many times slower)",
     )
     train.add_argument("--resume", action="store_true", help="continue from RUN/train_state.pth")
     train.set_defaults(handler=_cmd_train)

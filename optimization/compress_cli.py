@@ -171,7 +171,6 @@ def _cmd_ptq(args: argparse.Namespace) -> None:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> None:
-    import torch
     from torch.utils.data import DataLoader
 
     from optimization.checkpoints import load_models
@@ -192,7 +191,6 @@ def _cmd_sensitivity(args: argparse.Namespace) -> None:
     batch = next(iter(DataLoader(VitonPairs(args.data), batch_size=args.pairs)))
     samples = tuple(batch[k] for k in ("person", "clothes", "edge"))
     network = MODULES[args.module]
-    torch.set_grad_enabled(False)
     if args.filters:
         result = filter_sensitivity(
             warp_model, gen_model, network, args.filters, samples, progress=not args.quiet
@@ -225,6 +223,7 @@ def _cmd_ship(args: argparse.Namespace) -> None:
         args.artifact,
         args.out,
         training_run=args.training_run,
+        teacher_record=args.teacher_record,
         compression_run=args.compression_run,
         evaluations=evaluations,
         commands=commands,
@@ -237,6 +236,7 @@ def _cmd_ship(args: argparse.Namespace) -> None:
             args.teacher_out,
             training_run=args.training_run,
             commands=commands,
+            half=args.teacher_half,
         )
         print(f"teacher checkpoints: {teacher}")
 
@@ -466,6 +466,12 @@ def add_compression_commands(commands) -> None:
     ship.add_argument("--artifact", required=True, help="exported artifact folder")
     ship.add_argument("--out", required=True, help="e.g. models/default (replaced)")
     ship.add_argument("--training-run", default=None, help="the teacher's `optimize train` folder")
+    ship.add_argument(
+        "--teacher-record",
+        default=None,
+        help="a shipped teacher's checkpoint.json (its recipe and commands), e.g. "
+        "models/teacher/checkpoint.json",
+    )
     ship.add_argument("--compression-run", default=None, help="the `optimize cwm|igm` run folder")
     ship.add_argument(
         "--evaluation",
@@ -482,4 +488,9 @@ def add_compression_commands(commands) -> None:
     ship.add_argument("--teacher-warp", default=None, help="also copy these teacher checkpoints...")
     ship.add_argument("--teacher-gen", default=None, help="...to --teacher-out")
     ship.add_argument("--teacher-out", default="models/teacher", help="default models/teacher")
+    ship.add_argument(
+        "--teacher-half",
+        action="store_true",
+        help="store the teacher's weights as float16 (half the size; loaded back as float32)",
+    )
     ship.set_defaults(handler=_cmd_ship)

@@ -246,10 +246,11 @@ def distill(
     from tqdm import tqdm
 
     from optimization.data.viton import VitonPairs
-    from optimization.train import training_losses
+    from optimization.train import bf16_autocast, training_losses
 
     run = Path(run)
     device = _device_for(recipe)
+    autocast = bf16_autocast(device, recipe.autocast_bf16)
     world = _join_world(device)
     torch.manual_seed(recipe.seed)
     if recipe.threads:
@@ -330,7 +331,7 @@ def distill(
         )
         for batch in bar:
             person, clothes, edge = (batch[k].to(device) for k in ("person", "clothes", "edge"))
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.autocast_bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 terms, out = model(person, clothes, edge)
             loss = sum(
                 recipe.output_weights.get(name, 0.0) * terms[name] for name in recipe.output_weights

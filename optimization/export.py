@@ -40,11 +40,16 @@ PRECISIONS = ("fp32", "fp16", "int8")
 QUANTIZERS = ("nncf", "inc")  # post-training int8: NNCF, or Intel Neural Compressor's PT2E
 # How far the artifact (run with the f32 hint) may stray from torch on p_tryon, in [-1, 1] units.
 # fp32 must be exact to float rounding. fp16 weights round to ~1e-3 relative and the error grows
-# through five flow compositions. int8 moves every feature by a fraction of a quantization step,
-# which shifts garment edges by a pixel here and there: the maximum then says little (one moved
-# edge pixel is a difference of ~1), so int8 is bounded on the mean (0.03 = ~4 grey levels of 255)
-# and its real quality is judged by SSIM in the compression report.
-TOLERANCE = {"fp32": ("max", 1e-3), "fp16": ("max", 2e-2), "int8": ("mean", 3e-2)}
+# through five flow compositions; int8 moves every feature by a fraction of a quantization step.
+# Both shift garment edges by a fraction of a pixel here and there, so the maximum says little
+# (a trained model's fp16 export reached 0.022 at one edge pixel): both are bounded on the mean,
+# fp16 at 0.003 (under half a grey level of 255), int8 at 0.03 (~4 grey levels); int8's real
+# quality is judged by SSIM in the compression report.
+TOLERANCE = {"fp32": ("max", 1e-3), "fp16": ("mean", 3e-3), "int8": ("mean", 3e-2)}
+
+
+class VerificationError(ValueError):
+    """The exported artifact does not reproduce the torch model within tolerance."""
 
 
 class FeaturesGraph(nn.Module):
@@ -296,7 +301,7 @@ def export_artifact(
         metadata: extra fields for `metadata.json` (provenance, quality, ...).
         calibration: (person, clothes, edge) samples for int8.
         onnx: also write the fused graph as ONNX (opset 17) beside it.
-        verify: load back and compare with torch; raises RuntimeError outside tolerance.
+        verify: load back and compare with torch; raises VerificationError outside tolerance.
         quantized: the split graphs after quantization-aware training (see
             ``optimization/qat.py``); they are converted as they are (their fake-quantize
             layers become OpenVINO FakeQuantize) instead of post-training quantization, and
@@ -438,7 +443,7 @@ def verify_artifact(
         report[f"{layout}_mean_abs_p_tryon"] = float(difference.mean())
         error = report[f"{layout}_{statistic}_abs_p_tryon"]
         if not error <= bound:
-            raise RuntimeError(
+            raise VerificationError(
                 f"{out_dir}: exported {layout} graph differs from torch by {error:.2e} "
                 f"({statistic} abs on p_tryon; tolerance {bound:g})"
             )

@@ -184,7 +184,8 @@ def _pruner(
     ratios: Mapping[nn.Module, float] | None = None,
 ) -> tp.pruner.BasePruner:
     grids: list[torch.Tensor] = []
-    with _traceable(grids):
+    # torch-pruning traces the autograd graph: callers inside no_grad still get one.
+    with _traceable(grids), torch.enable_grad():
         return tp.pruner.BasePruner(
             model,
             example_inputs=example_inputs,

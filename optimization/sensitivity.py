@@ -62,7 +62,7 @@ def group_sensitivity(
 
     Returns:
         ``{"kind", "ratios", "groups": [{"name", "width", "results": {ratio: {"kept",
-        "mse", "ssim"}}}]}`` with ratios as strings (JSON keys).
+        "parameters_removed", "mse", "ssim"}}}]}`` with ratios as strings (JSON keys).
     """
     from tqdm import tqdm
 
@@ -70,6 +70,7 @@ def group_sensitivity(
     reference = _tryon(warp_model, gen_model, samples)
     check = example_inputs(model, *TRACE_SIZE)
     groups = [g for g in prunable_groups(model) if g.width > round_to]
+    parameters = _parameters(model)
     results = []
     for group in tqdm(groups, desc=f"sensitivity {kind}", disable=not progress, leave=False):
         entry: dict[str, Any] = {"name": group.name, "width": group.width, "results": {}}
@@ -82,9 +83,17 @@ def group_sensitivity(
             )
             kept = _kept_width(candidate, group.name)
             output = _tryon(*_with(kind, candidate, warp_model, gen_model), samples)
-            entry["results"][f"{ratio:g}"] = {"kept": kept, **_quality(output, reference)}
+            entry["results"][f"{ratio:g}"] = {
+                "kept": kept,
+                "parameters_removed": parameters - _parameters(candidate),
+                **_quality(output, reference),
+            }
         results.append(entry)
     return {"kind": kind, "ratios": [f"{r:g}" for r in ratios], "groups": results}
+
+
+def _parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 def _kept_width(pruned: nn.Module, group_name: str) -> int:
@@ -129,19 +138,21 @@ def filter_sensitivity(
 
 
 def allocate_ratios(
-    sensitivity: dict[str, Any], global_ratio: float, *, ceiling: float = 0.85
+    sensitivity: dict[str, Any], global_ratio: float, *, ceiling: float = 0.7
 ) -> dict[str, float]:
-    """Per-group ratios that average `global_ratio` (weighted by width), fragile groups less.
+    """Per-group ratios that average `global_ratio`, fragile groups less.
 
     A group's fragility is its SSIM loss when pruned alone at `global_ratio` (interpolated
     between the measured ratios). Ratios scale with the inverse square root of it, then are
-    rescaled to the target mean and clipped to ``[0, ceiling]``.
+    rescaled to the target mean and clipped to ``[0, ceiling]``. The mean is weighted by the
+    parameters a group holds (measured when the analysis recorded them, its width otherwise),
+    so the network shrinks about as much as with `global_ratio` everywhere.
     """
     groups = sensitivity["groups"]
     if not groups:
         return {}
     measured = np.array([float(r) for r in sensitivity["ratios"]])
-    widths = np.array([g["width"] for g in groups], dtype=float)
+    widths = np.array([_weight(g) for g in groups], dtype=float)
     losses = []
     for group in groups:
         drops = [1.0 - group["results"][key]["ssim"] for key in sensitivity["ratios"]]
@@ -158,6 +169,16 @@ def allocate_ratios(
             break
         scale *= global_ratio / mean
     return {group["name"]: round(float(r), 4) for group, r in zip(groups, ratios, strict=True)}
+
+
+def _weight(group: dict[str, Any]) -> float:
+    """Parameters a group holds: removed per channel (measured) times its width."""
+    per_channel = [
+        result["parameters_removed"] / (group["width"] - result["kept"])
+        for result in group["results"].values()
+        if "parameters_removed" in result and result["kept"] < group["width"]
+    ]
+    return float(np.mean(per_channel)) * group["width"] if per_channel else float(group["width"])
 
 
 def write_report(result: dict[str, Any], out_dir: str | Path, stem: str) -> tuple[Path, Path]:

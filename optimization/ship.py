@@ -21,6 +21,7 @@ def ship_artifact(
     out_dir: str | Path,
     *,
     training_run: str | Path | None = None,
+    teacher_record: str | Path | None = None,
     compression_run: str | Path | None = None,
     evaluations: dict[str, str | Path] | None = None,
     commands: list[str] | None = None,
@@ -29,6 +30,8 @@ def ship_artifact(
 
     Args:
         training_run: folder of ``optimize train`` (its ``recipe.json`` and ``history.jsonl``).
+        teacher_record: a shipped teacher's ``checkpoint.json`` (hashes, recipe, commands), for
+            when the training run folder is gone.
         compression_run: run folder of ``optimize cwm|igm|qat`` (its ``stages/*.json``).
         evaluations: label -> ``optimize evaluate --json`` file (e.g. "shipped", "teacher").
         commands: the exact commands that made the model, in order.
@@ -58,6 +61,8 @@ def ship_artifact(
             "recipe": recipe,
             "last_epoch": history[-1] if history else None,
         }
+    if teacher_record is not None:
+        provenance["teacher_checkpoints"] = json.loads(Path(teacher_record).read_text())
     if compression_run is not None:
         stages = sorted((Path(compression_run) / "stages").glob("*.json"))
         provenance["compression"] = {
@@ -84,21 +89,47 @@ def ship_teacher(
     *,
     training_run: str | Path | None = None,
     commands: list[str] | None = None,
+    half: bool = False,
 ) -> Path:
-    """Copy trained checkpoints to `out_dir` as ``warp.pth``/``gen.pth`` with ``checkpoint.json``."""
+    """Copy trained checkpoints to `out_dir` as ``warp.pth``/``gen.pth`` with ``checkpoint.json``.
+
+    Args:
+        half: store the float tensors as float16, halving the files within the shipped size
+            budget; loading casts them back to float32 (the try-on moves by ~4e-4 on average,
+            as with an fp16 export). The record keeps the float32 originals' hashes.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {}
     for name, path in (("warp", warp), ("gen", gen)):
         target = out_dir / f"{name}.pth"
-        shutil.copyfile(path, target)
+        if half:
+            record[f"{name}_float32_sha256"] = sha256_of(path)
+            _save_half(path, target)
+        else:
+            shutil.copyfile(path, target)
         record[f"{name}_sha256"] = sha256_of(target)
+    if half:
+        record["storage"] = "float16 (float tensors rounded from the float32 training result)"
     if training_run is not None:
         record["recipe"] = json.loads((Path(training_run) / "recipe.json").read_text())
     if commands:
         record["commands"] = list(commands)
     (out_dir / "checkpoint.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return out_dir
+
+
+def _save_half(source: str | Path, target: Path) -> None:
+    import torch
+
+    from optimization.checkpoints import read_checkpoint
+
+    payload = read_checkpoint(source)
+    payload["state_dict"] = {
+        key: value.half() if value.is_floating_point() else value
+        for key, value in payload["state_dict"].items()
+    }
+    torch.save(payload, target)
 
 
 def _without_paths(record: dict[str, Any]) -> dict[str, Any]:

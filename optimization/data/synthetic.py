@@ -282,3 +282,26 @@ def write_dataset(out: Path, n_pairs: int, seed: int, progress: bool = True) -> 
     document = {**header, "complete": True, "pairs": records}
     (out / MARKER_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+def write_samples(out: Path, n: int, seed: int) -> list[Path]:
+    """Write the app's sample photos: `persons/person_NN.jpg` and `garments/garment_NN.jpg`.
+
+    Person `NN` and garment `NN` come from pair `NN - 1` of the dataset `seed`, so each person
+    wears another garment than the sample of the same number. Existing samples are replaced;
+    nothing else in `out` is touched.
+
+    Returns:
+        The written files.
+    """
+    if n < 1:
+        raise ValueError(f"number of samples must be positive, got {n}")
+    written = []
+    for index in range(n):
+        pair = render_pair(int(seed), index)
+        for folder, stem, key in (("persons", "person", "person"), ("garments", "garment", "cloth")):
+            path = Path(out) / folder / f"{stem}_{index + 1:02d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _encode(path, pair[key])
+            written.append(path)
+    return written

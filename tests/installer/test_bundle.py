@@ -172,6 +172,8 @@ def test_the_bundle_holds_no_torch_side_code(installed):
     assert "tryon_app.cli" in archived
     heavy = sorted(name for name in archived if name.split(".")[0] in HEAVY_PACKAGES)
     assert heavy == []
+    # The teacher checkpoints in models/teacher are for `optimize`, not the app.
+    assert sorted(internal.rglob("*.pth")) == []
 
 
 def test_the_installed_command_tries_on_a_shipped_sample(installed, tmp_path):

@@ -83,3 +83,22 @@ def test_int8_artifact_quantizes_convolutions(tiny_models, tmp_path):
     verification = load_artifact(out).metadata["verification"]
     assert verification["split_mean_abs_p_tryon"] <= 3e-2
     assert verification["split_max_abs_p_tryon"] > 1e-4  # it really is quantized
+
+
+def test_export_outside_tolerance_fails_in_one_line(tiny_models, tmp_path, monkeypatch, capsys):
+    from optimization import export
+    from optimization.checkpoints import save_checkpoint
+    from optimization.cli import main as optimize
+    from optimization.prune import measure_widths
+
+    for name, model in zip(("warp", "gen"), tiny_models, strict=True):
+        save_checkpoint(tmp_path / f"{name}.pth", model, measure_widths(model))
+    # No export is exact to a negative bound: stands in for a model that does not convert well.
+    monkeypatch.setitem(export.TOLERANCE, "fp32", ("max", -1.0))
+    arguments = ["--warp", str(tmp_path / "warp.pth"), "--gen", str(tmp_path / "gen.pth")]
+    code = optimize(["-q", "export", *arguments, "--out", str(tmp_path / "out")])
+
+    assert code == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "differs from torch" in error and "tolerance" in error

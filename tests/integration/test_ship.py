@@ -24,6 +24,8 @@ def test_ship_records_provenance_and_quality(tiny_artifact, tmp_path):
     commands.write_text("optimize train --data d --out r\n\noptimize export ...\n")
     (tmp_path / "warp.pth").write_bytes(b"w")
     (tmp_path / "gen.pth").write_bytes(b"g")
+    record = tmp_path / "checkpoint.json"
+    record.write_text(json.dumps({"warp_sha256": "ab", "recipe": {"width_factor": 0.25}}))
     out = tmp_path / "models" / "default"
     code = optimize(
         [
@@ -35,6 +37,8 @@ def test_ship_records_provenance_and_quality(tiny_artifact, tmp_path):
             str(out),
             "--training-run",
             str(training),
+            "--teacher-record",
+            str(record),
             "--evaluation",
             f"shipped={evaluation}",
             "--commands",
@@ -51,6 +55,7 @@ def test_ship_records_provenance_and_quality(tiny_artifact, tmp_path):
     metadata = load_artifact(out).metadata  # hashes verified
     assert metadata["name"] == "default"
     assert metadata["provenance"]["teacher_training"]["recipe"]["seed"] == 0
+    assert metadata["provenance"]["teacher_checkpoints"]["recipe"]["width_factor"] == 0.25
     assert metadata["provenance"]["commands"] == [
         "optimize train --data d --out r",
         "optimize export ...",
@@ -74,3 +79,33 @@ def test_ship_records_provenance_and_quality(tiny_artifact, tmp_path):
         )
         == 1
     )
+
+
+def test_teacher_stored_in_half_precision_loads_back_close_to_the_original(tiny_models, tmp_path):
+    import torch
+
+    from optimization.archs.pfafn import tryon_forward
+    from optimization.checkpoints import load_models, save_checkpoint
+    from optimization.export import sample_inputs
+    from optimization.prune import measure_widths
+    from optimization.ship import ship_teacher
+
+    paths = []
+    for name, model in zip(("warp", "gen"), tiny_models, strict=True):
+        paths.append(tmp_path / "trained" / f"{name}.pth")
+        save_checkpoint(paths[-1], model, measure_widths(model))
+    out = ship_teacher(*paths, tmp_path / "teacher", half=True)
+
+    record = json.loads((out / "checkpoint.json").read_text())
+    assert record["storage"].startswith("float16")
+    for name, original in zip(("warp", "gen"), paths, strict=True):
+        assert (out / f"{name}.pth").stat().st_size < 0.7 * original.stat().st_size
+        assert record[f"{name}_sha256"] != record[f"{name}_float32_sha256"]
+    restored = load_models(out / "warp.pth", out / "gen.pth")
+    assert all(p.dtype == torch.float32 for m in restored for p in m.parameters())
+    inputs = sample_inputs(seed=3)
+    with torch.no_grad():
+        expected = tryon_forward(*tiny_models, *inputs)["p_tryon"]
+        got = tryon_forward(*restored, *inputs)["p_tryon"]
+    difference = (got - expected).abs()
+    assert 0 < difference.mean() < 3e-3

@@ -14,7 +14,14 @@ from PIL import Image
 
 from optimization.data.synth_body import POSES
 from optimization.data.synth_garment import CUTS, TEXTURES
-from optimization.data.synthetic import FOLDERS, pair_names, pair_params, render_pair, write_dataset
+from optimization.data.synthetic import (
+    FOLDERS,
+    pair_names,
+    pair_params,
+    render_pair,
+    write_dataset,
+    write_samples,
+)
 
 VITON_DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "viton_demo"
 needs_demo = pytest.mark.skipif(not VITON_DEMO.is_dir(), reason="VITON demo pairs not available")
@@ -397,3 +404,25 @@ def test_render_pair_accepts_a_generator():
         assert np.array_equal(first[key], second[key])
         assert first[key].dtype == np.uint8 and first[key].shape[:2] == (256, 192)
     assert first["person"].shape == (256, 192, 3) and first["edge"].shape == (256, 192)
+
+
+def test_samples_pair_each_person_with_another_garment_and_keep_other_files(tmp_path):
+    (tmp_path / "icons").mkdir()
+    (tmp_path / "icons" / "app.svg").write_text("<svg/>")
+    written = write_samples(tmp_path, 3, seed=5)
+
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+        f"{folder}/{stem}_{i:02d}.jpg"
+        for folder, stem in (("garments", "garment"), ("persons", "person"))
+        for i in (1, 2, 3)
+    ]
+    assert (tmp_path / "icons" / "app.svg").read_text() == "<svg/>"
+    first = Image.open(tmp_path / "persons" / "person_01.jpg")
+    assert first.size == (192, 256) and first.mode == "RGB"
+    again = write_samples(tmp_path / "again", 3, seed=5)
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in written]
+    pair = render_pair(5, 0)
+    decoded = np.asarray(Image.open(tmp_path / "garments" / "garment_01.jpg"), dtype=float)
+    assert np.abs(decoded - pair["cloth"]).mean() < 3  # JPEG of the pair's requested garment
+    with pytest.raises(ValueError, match="positive"):
+        write_samples(tmp_path, 0, seed=5)
