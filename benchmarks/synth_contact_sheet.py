@@ -1,11 +1,14 @@
 """Contact sheet of synthetic try-on pairs, and the generator's speed on one core.
 
 Each cell of the sheet is one pair: person | garment | edge | ground truth | ground-truth mask.
-Without `--data` it first generates `--n` pairs with `--seed` into a temporary folder, timing
-`optimize synth`'s writer and the in-memory renderer (single-threaded OpenCV).
+With `--model`, a model's results instead: person | garment | warped garment | try-on | ground
+truth, each try-on run through the app's split pipeline (f32 hint). Without `--data` it first
+generates `--n` pairs with `--seed` into a temporary folder, timing `optimize synth`'s writer and
+the in-memory renderer (single-threaded OpenCV).
 
     python benchmarks/synth_contact_sheet.py --out docs/synth_contact_sheet.png --n 24 --seed 1
     python benchmarks/synth_contact_sheet.py --data DIR --out sheet.png --n 24
+    python benchmarks/synth_contact_sheet.py --model models/default --seed 2 --out results.png
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from optimization.data.synthetic import pair_names, render_pair, write_dataset
 
 COLUMNS = ("person", "cloth", "edge", "gt", "gt_cloth_mask")
 TITLES = ("person", "garment", "edge", "ground truth", "gt mask")
+# With --model: "warped" and "tryon" are the model's outputs, the rest are read from the data.
+RESULT_COLUMNS = ("person", "cloth", "warped", "tryon", "gt")
+RESULT_TITLES = ("person", "garment", "warped", "try-on", "ground truth")
 
 
 def _read(path: Path) -> np.ndarray:
@@ -31,17 +37,41 @@ def _read(path: Path) -> np.ndarray:
     return image
 
 
-def contact_sheet(data: Path, count: int, pairs_per_row: int, scale: float) -> np.ndarray:
-    """BGR sheet of the first `count` pairs listed in `data/pairs.txt`."""
+def model_outputs(data: Path, index: int, pipeline) -> dict[str, np.ndarray]:
+    """BGR warped garment and try-on of pair `index` through `pipeline`."""
+    from tryon_app.core.images import from_model_output, load_mask, to_model_input
+
+    names = pair_names(index)
+    person, cloth = (to_model_input(_read(data / names[k])[..., ::-1]) for k in ("person", "cloth"))
+    edge = (load_mask(data / names["edge"])[None, None] / 255.0).astype(np.float32)
+    output = pipeline.run(person, cloth, edge)
+    return {
+        "warped": from_model_output(output.warped_cloth)[..., ::-1],
+        "tryon": from_model_output(output.p_tryon)[..., ::-1],
+    }
+
+
+def contact_sheet(
+    data: Path, count: int, pairs_per_row: int, scale: float, model: Path | None = None
+) -> np.ndarray:
+    """BGR sheet of the first `count` pairs listed in `data/pairs.txt` (with `model`'s results)."""
+    columns, titles = (RESULT_COLUMNS, RESULT_TITLES) if model else (COLUMNS, TITLES)
+    pipeline = None
+    if model is not None:
+        from tryon_app.core.artifact import load_artifact
+        from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
+
+        options = RuntimeOptions(precision="f32", layout="split", cache_dir=None)
+        pipeline = TryOnPipeline(load_artifact(model), options)
     lines = [line.split() for line in (data / "pairs.txt").read_text().splitlines() if line.strip()]
     count = min(count, len(lines))
     tile_w, tile_h = int(round(192 * scale)), int(round(256 * scale))
     gap, header = 6, 18
-    cell_w = tile_w * len(COLUMNS) + gap
+    cell_w = tile_w * len(columns) + gap
     rows = -(-count // pairs_per_row)
     sheet = np.full((header + rows * (tile_h + gap), pairs_per_row * cell_w, 3), 255, np.uint8)
     for column in range(pairs_per_row):
-        for position, title in enumerate(TITLES):
+        for position, title in enumerate(titles):
             x = column * cell_w + position * tile_w + 3
             cv2.putText(
                 sheet, title, (x, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (60, 60, 60), 1, cv2.LINE_AA
@@ -49,12 +79,12 @@ def contact_sheet(data: Path, count: int, pairs_per_row: int, scale: float) -> n
     for number in range(count):
         index = int(lines[number][0].split("_")[0])
         names = pair_names(index)
+        outputs = model_outputs(data, index, pipeline) if pipeline else {}
         row, column = divmod(number, pairs_per_row)
         y = header + row * (tile_h + gap)
-        for position, key in enumerate(COLUMNS):
-            tile = cv2.resize(
-                _read(data / names[key]), (tile_w, tile_h), interpolation=cv2.INTER_AREA
-            )
+        for position, key in enumerate(columns):
+            image = outputs[key] if key in outputs else _read(data / names[key])
+            tile = cv2.resize(image, (tile_w, tile_h), interpolation=cv2.INTER_AREA)
             x = column * cell_w + position * tile_w
             sheet[y : y + tile_h, x : x + tile_w] = tile
     return sheet
@@ -66,6 +96,9 @@ def main() -> None:
         "--data", type=Path, help="synthetic dataset folder (default: generate one)"
     )
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    parser.add_argument(
+        "--model", type=Path, help="artifact folder: show its warped garments and try-ons"
+    )
     parser.add_argument("--n", type=int, default=24, help="pairs on the sheet (default 24)")
     parser.add_argument("--seed", type=int, default=1, help="seed when generating (default 1)")
     parser.add_argument("--per-row", type=int, default=3, help="pairs per sheet row (default 3)")
@@ -90,7 +123,7 @@ def main() -> None:
                 f"write_dataset: {args.n / written:.1f} pairs/s (files included); "
                 f"render_pair: {args.n / rendered:.1f} pairs/s (one thread)"
             )
-        sheet = contact_sheet(data, args.n, args.per_row, args.scale)
+        sheet = contact_sheet(data, args.n, args.per_row, args.scale, args.model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise SystemExit(f"{args.out}: could not write")

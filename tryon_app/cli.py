@@ -47,6 +47,7 @@ def _cmd_batch(args: argparse.Namespace) -> None:
         args.out,
         model_dir=args.model,
         options=_runtime_options(args),
+        requests=args.requests,
         progress=not args.quiet,
     )
     print(
@@ -95,6 +96,13 @@ def _cmd_models(args: argparse.Namespace) -> None:
         )
     if broken:
         raise SystemExit(1)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser(
         "batch",
         help="try-on every pair of a VITON-layout folder",
-        description="Runs every `person cloth` pair of PAIRS from DATAROOT/test_img, test_clothes and test_edge, writing DIR/<person>__<cloth>.png, with OpenVINO's async queue.",
+        description="Runs every `person cloth` pair of PAIRS from DATAROOT/test_img, test_clothes "
+        "and test_edge, writing DIR/<person>__<cloth>.png. Throughput mode: OpenVINO's THROUGHPUT "
+        "hint, with several try-ons in flight at once.",
     )
     batch.add_argument(
         "--dataroot", required=True, help="folder with test_img/, test_clothes/, test_edge/"
@@ -165,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pairs", required=True, help="pairs file: one `person.jpg cloth.jpg` per line"
     )
     batch.add_argument("--out", required=True, help="output folder (created)")
+    batch.add_argument(
+        "--requests",
+        type=_positive_int,
+        default=None,
+        help="try-ons in flight at once (default: as many as OpenVINO asks for)",
+    )
     _add_runtime_arguments(batch)
     batch.set_defaults(handler=_cmd_batch)
 

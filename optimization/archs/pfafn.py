@@ -632,11 +632,22 @@ def render_tryon(
         ``p_tryon`` (N, 3, H, W) in [-1, 1].
     """
     gen_outputs = gen_model(torch.cat([person, warped_cloth, warped_edge], dim=1))
-    p_rendered, m_composite = torch.split(gen_outputs, [3, 1], dim=1)
+    # The official arithmetic on (N, C, H*W) views. In torch nothing changes; in an exported
+    # graph OpenVINO's CPU plugin then computes it on plain memory rather than on channels-last
+    # tensors of 1 to 4 channels, which took longer than the generator's last convolution.
+    batch, _, height, width = gen_outputs.shape
+    p_rendered, m_composite = torch.split(gen_outputs.reshape(batch, 4, -1), [3, 1], dim=1)
     p_rendered = torch.tanh(p_rendered)
-    m_composite = torch.sigmoid(m_composite) * warped_edge
-    p_tryon = warped_cloth * m_composite + p_rendered * (1 - m_composite)
-    return {"p_rendered": p_rendered, "m_composite": m_composite, "p_tryon": p_tryon}
+    m_composite = torch.sigmoid(m_composite) * warped_edge.reshape(batch, 1, -1)
+    p_tryon = warped_cloth.reshape(batch, 3, -1) * m_composite + p_rendered * (1 - m_composite)
+    return {
+        name: value.reshape(batch, -1, height, width)
+        for name, value in (
+            ("p_rendered", p_rendered),
+            ("m_composite", m_composite),
+            ("p_tryon", p_tryon),
+        )
+    }
 
 
 def tryon_forward(

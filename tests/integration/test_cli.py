@@ -209,3 +209,97 @@ def test_bench_compares_models_in_one_run(tiny_artifact, tmp_path, capsys):
     assert [Path(r["model"]).name for r in document["reports"]] == ["tiny", "twin"]
     assert all(r["runs"] == 2 and r["tryons_per_second"] > 0 for r in document["reports"])
     assert "speed-up" in out and "1.00x" in out
+
+
+@pytest.fixture
+def viton_folder(tmp_path):
+    """Four VITON-layout pairs (person, garment, garment mask) at the model's 192x256."""
+    root = tmp_path / "viton"
+    lines = []
+    for index in range(4):
+        person, cloth = f"{index:06d}_0.jpg", f"{index:06d}_1.jpg"
+        for folder, name, seed in (
+            ("test_img", person, index),
+            ("test_clothes", cloth, 10 + index),
+        ):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            _write_photo(root / folder / name, 192, 256, seed)
+        (root / "test_edge").mkdir(exist_ok=True)
+        mask = np.zeros((256, 192), np.uint8)
+        mask[64:192, 48:144] = 255
+        cv2.imwrite(str(root / "test_edge" / cloth), mask)
+        lines.append(f"{person} {cloth}")
+    (root / "pairs.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_batch_with_requests_in_flight_matches_one_at_a_time(
+    tiny_artifact, viton_folder, tmp_path, capsys
+):
+    outputs = {}
+    for requests in ("1", "3"):
+        out = tmp_path / f"out-{requests}"
+        code, stdout, stderr = _run(
+            capsys,
+            "-q",
+            "batch",
+            "--dataroot",
+            viton_folder,
+            "--pairs",
+            viton_folder / "pairs.txt",
+            "--out",
+            out,
+            "--model",
+            tiny_artifact,
+            "--requests",
+            requests,
+        )
+        assert code == 0, stderr
+        assert "wrote 4 try-ons" in stdout
+        outputs[requests] = {p.name: cv2.imread(str(p)) for p in sorted(out.glob("*.png"))}
+
+    assert sorted(outputs["1"]) == [f"{i:06d}_0__{i:06d}_1.png" for i in range(4)]
+    # Concurrent forks share compiled graphs but not buffers: every pair gets its own result.
+    for name, image in outputs["1"].items():
+        assert np.abs(image.astype(int) - outputs["3"][name].astype(int)).max() <= 1
+    first, second = (outputs["3"][f"{i:06d}_0__{i:06d}_1.png"] for i in (0, 1))
+    assert np.abs(first.astype(int) - second.astype(int)).mean() > 1
+
+
+def test_batch_stops_at_a_broken_pair_in_one_line(tiny_artifact, viton_folder, tmp_path, capsys):
+    (viton_folder / "test_clothes" / "000002_1.jpg").write_bytes(b"not a jpeg")
+    code, _, stderr = _run(
+        capsys,
+        "-q",
+        "batch",
+        "--dataroot",
+        viton_folder,
+        "--pairs",
+        viton_folder / "pairs.txt",
+        "--out",
+        tmp_path / "out",
+        "--model",
+        tiny_artifact,
+    )
+    assert code == 1
+    assert len(stderr.strip().splitlines()) == 1 and "000002_1.jpg" in stderr
+    assert not (tmp_path / "out" / "000002_0__000002_1.png").exists()
+
+
+def test_batch_refuses_zero_requests(viton_folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "batch",
+                "--dataroot",
+                str(viton_folder),
+                "--pairs",
+                "p",
+                "--out",
+                "o",
+                "--requests",
+                "0",
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "at least 1" in capsys.readouterr().err

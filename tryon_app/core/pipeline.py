@@ -14,6 +14,7 @@ Inputs and outputs are numpy arrays in the official model space: person and clot
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ class RuntimeOptions:
         threads: CPU inference threads, None for OpenVINO's choice.
         layout: `split`, `fused`, or `auto` (split on CPU, fused elsewhere).
         cache_dir: compiled-model cache; None disables it.
+        throughput: compile for many try-ons at once (OpenVINO's THROUGHPUT hint: several
+            streams with fewer threads each) instead of the lowest latency of one; run the
+            concurrent try-ons on `TryOnPipeline.fork` copies.
     """
 
     device: str = "CPU"
@@ -50,6 +54,7 @@ class RuntimeOptions:
     threads: int | None = None
     layout: str = "auto"
     cache_dir: Path | None = field(default_factory=lambda: user_cache_dir() / "ov_cache")
+    throughput: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,9 @@ def available_devices() -> list[str]:
 
 
 def compile_config(options: RuntimeOptions) -> dict[str, object]:
-    config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+    config: dict[str, object] = {
+        "PERFORMANCE_HINT": "THROUGHPUT" if options.throughput else "LATENCY"
+    }
     if options.precision is not None:
         if options.precision not in PRECISIONS:
             raise TryOnError(
@@ -117,6 +124,12 @@ class _Graph:
     def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         self.request.infer(inputs, share_inputs=True)
         return {name: self.request.get_tensor(name).data for name in self.output_names}
+
+    def fork(self) -> _Graph:
+        """The same compiled model with an infer request of its own."""
+        twin = copy.copy(self)
+        twin.request = self.compiled.create_infer_request()
+        return twin
 
 
 def _first_line(error: Exception) -> str:
@@ -156,6 +169,30 @@ class TryOnPipeline:
             kernels.warmup()
         else:
             self._fused = _Graph(artifact.path(artifact.layouts["fused"]), self.options)
+
+    def fork(self) -> TryOnPipeline:
+        """A twin that shares the compiled graphs but has its own infer requests.
+
+        One pipeline runs one try-on at a time (its requests hold the intermediate tensors);
+        forks run concurrently from other threads, which is how throughput mode feeds
+        OpenVINO's streams. Forking compiles nothing.
+        """
+        twin = copy.copy(self)
+        if self.layout == "split":
+            twin._features = self._features.fork()
+            twin._levels = [level.fork() for level in self._levels]
+            twin._render = self._render.fork()
+        else:
+            twin._fused = self._fused.fork()
+        return twin
+
+    def optimal_requests(self) -> int:
+        """How many try-ons the device wants in flight at once (1 in latency mode)."""
+        graph = self._features if self.layout == "split" else self._fused
+        try:
+            return max(1, int(graph.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        except RuntimeError:  # a device that does not report it
+            return 1
 
     def run(self, person: np.ndarray, clothes: np.ndarray, edge: np.ndarray) -> TryOnOutput:
         """Try `clothes` (masked by `edge`) on `person`; shapes as in the module docstring."""
