@@ -299,7 +299,10 @@ def write_samples(out: Path, n: int, seed: int) -> list[Path]:
     written = []
     for index in range(n):
         pair = render_pair(int(seed), index)
-        for folder, stem, key in (("persons", "person", "person"), ("garments", "garment", "cloth")):
+        for folder, stem, key in (
+            ("persons", "person", "person"),
+            ("garments", "garment", "cloth"),
+        ):
             path = Path(out) / folder / f"{stem}_{index + 1:02d}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             _encode(path, pair[key])

@@ -47,7 +47,9 @@ def _kept_indices(original: torch.Tensor, pruned: torch.Tensor) -> list[int]:
 
 def test_both_pyramids_keep_the_same_channels(warp_model):
     original = {
-        name: module.bias.clone() for name, module in warp_model.named_modules() if "smooth." in name
+        name: module.bias.clone()
+        for name, module in warp_model.named_modules()
+        if "smooth." in name
     }
     prune_model(warp_model, PruneRecipe(ratio=0.5), inputs=example_inputs(warp_model, 64, 64))
     for level in range(5):
