@@ -1,7 +1,8 @@
 """The 7x7 correlation on this CPU: numba kernel, numpy reference, torch and OpenVINO side by side.
 
-Times, at PF-AFN's finest level (1, 256, 128, 96) float32 NCHW: ``kernels.correlation`` (numba,
-layout change included, as the app calls it on OpenVINO's NCHW outputs), the numpy reference, the
+Times, at PF-AFN's finest level (1, 256, 128, 96) float32: ``kernels.correlation`` (numba) on NHWC
+inputs as the app calls it on OpenVINO's channels-last pyramids, and on NCHW ones (layout change
+inside the kernel), the numpy reference, the
 torch pad + shifted-products twin, and OpenVINO running that twin converted with
 ``ov.convert_model`` (f32, same thread count). Then numba against torch at all five level shapes.
 Prints the median and p90 in ms, the speed-up over torch, and the largest difference from torch.
@@ -120,7 +121,14 @@ def main() -> int:
             return torch_correlation(first_t, second_t).numpy()
 
     expected = run_torch()
+    # The app's path: OpenVINO hands the pyramids over channels-last.
+    first_nhwc, second_nhwc = (
+        np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (first, second)
+    )
     candidates = {
+        "numba kernel, NHWC in, out= buffer": lambda: kernels.correlation(
+            first_nhwc, second_nhwc, out=out, layout="NHWC"
+        ),
         "numba kernel, NCHW in, out= buffer": lambda: kernels.correlation(first, second, out=out),
         "numba kernel, NCHW in, allocating": lambda: kernels.correlation(first, second),
         "numpy reference": lambda: kernels.correlation_reference(first, second),

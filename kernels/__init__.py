@@ -9,6 +9,7 @@ from __future__ import annotations
 from kernels.correlation import (
     BACKEND_ENV,
     BACKENDS,
+    LAYOUTS,
     MAX_DISPLACEMENT,
     NUM_SHIFTS,
     correlation,
@@ -21,6 +22,7 @@ from kernels.correlation import (
 __all__ = [
     "BACKEND_ENV",
     "BACKENDS",
+    "LAYOUTS",
     "MAX_DISPLACEMENT",
     "NUM_SHIFTS",
     "correlation",

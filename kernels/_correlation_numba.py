@@ -1,12 +1,12 @@
-"""numba kernels for the 7x7 cost volume: NCHW in, channels-last rows inside, (N, 49, H, W) out.
+"""numba kernels for the 7x7 cost volume: NCHW or NHWC in, channels-last rows inside, NCHW out.
 
 Why this shape of kernel:
 
 * numba turns a loop into wide SIMD reliably only when it is a reduction (no stores that might
   alias the loads). So every output value is a dot product over C with both operands contiguous,
   i.e. channels-last, and ``fastmath`` allows ``reassoc`` so LLVM can split each sum into lanes.
-* The inputs arrive NCHW. Each parallel chunk of output rows converts them one image row at a time
-  into small buffers that stay in L2: a ring of the 7 rows of ``second`` that the current output
+* NCHW inputs are transposed on the fly. Each parallel chunk of output rows converts them one
+  image row at a time into small buffers that stay in L2: a ring of the 7 rows of ``second`` that the current output
   row needs (zero-padded by 3 pixels left and right, so no shift needs a bounds check) and the
   current row of ``first``. Every input row is transposed once (plus 6 rows per chunk), on all
   threads, and no full-size transposed copy is ever written; numpy's transpose-and-copy of both
@@ -16,7 +16,8 @@ Why this shape of kernel:
   multiply-adds and the 14 sums stay in registers.
 
 Measured on one core at (1, 256, 128, 96): about 4.7 ms of dot products and 3.5 ms of row
-transposes, which LLVM leaves scalar; the transposes are where any further speed would come from.
+transposes, which LLVM leaves scalar. That is why the app asks OpenVINO for NHWC pyramids: their
+rows are copied, not transposed.
 
 ``fastmath`` is exactly ``reassoc`` and ``contract`` (FMA): both only change rounding. NaN and inf
 still propagate exactly as in the numpy twin, shifts out of the image included (an inf times the
@@ -55,6 +56,16 @@ def _row_to_channels_last(source, n, y, row, offset):
     for x in range(width):
         for c in range(blocked, channels):
             row[offset + x, c] = source[n, c, y, x]
+
+
+@njit(nogil=True, cache=True)
+def _load_row(source, n, y, row, offset, channels_last):
+    """Copy image row y of source (NCHW, or NHWC when channels_last) into row[offset:] as (W, C)."""
+    if channels_last:
+        width = source.shape[2]
+        row[offset : offset + width] = source[n, y]
+    else:
+        _row_to_channels_last(source, n, y, row, offset)
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
@@ -171,23 +182,26 @@ def _correlate_outside(first_row, out, n, k0, y, scale):
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _correlate_rows(first, second, out, n, y_start, y_stop):
-    """Output rows y_start .. y_stop-1 of image n; see :func:`correlation_nchw`."""
-    channels, height, width = first.shape[1:]
+def _correlate_rows(first, second, out, n, y_start, y_stop, channels_last):
+    """Output rows y_start .. y_stop-1 of image n; see :func:`correlation_rows`."""
+    if channels_last:
+        height, width, channels = first.shape[1:]
+    else:
+        channels, height, width = first.shape[1:]
     scale = np.float32(1.0 / channels)
     # second's rows y-3 .. y+3, channels-last and zero-padded by 3 pixels left and right;
     # image row r lives in slot r % 7. The padding is written once, here.
     second_rows = np.zeros((WINDOW, width + 2 * MAX_DISPLACEMENT, channels), dtype=np.float32)
     first_row = np.empty((width, channels), dtype=np.float32)
     for r in range(max(0, y_start - MAX_DISPLACEMENT), min(height, y_start + MAX_DISPLACEMENT)):
-        _row_to_channels_last(second, n, r, second_rows[r % WINDOW], MAX_DISPLACEMENT)
+        _load_row(second, n, r, second_rows[r % WINDOW], MAX_DISPLACEMENT, channels_last)
     for y in range(y_start, y_stop):
         incoming = y + MAX_DISPLACEMENT
         if incoming < height:
-            _row_to_channels_last(
-                second, n, incoming, second_rows[incoming % WINDOW], MAX_DISPLACEMENT
+            _load_row(
+                second, n, incoming, second_rows[incoming % WINDOW], MAX_DISPLACEMENT, channels_last
             )
-        _row_to_channels_last(first, n, y, first_row, 0)
+        _load_row(first, n, y, first_row, 0, channels_last)
         for dy_index in range(WINDOW):
             r = y + dy_index - MAX_DISPLACEMENT
             k0 = dy_index * WINDOW
@@ -198,31 +212,35 @@ def _correlate_rows(first, second, out, n, y_start, y_stop):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def correlation_nchw(first, second, out, rows_per_chunk):
-    """Fill out (N, 49, H, W) with the cost volume of first and second (N, C, H, W), in parallel.
+def correlation_rows(first, second, out, rows_per_chunk, channels_last):
+    """Fill out (N, 49, H, W) with the cost volume of first and second, in parallel.
 
-    All three arrays are C-contiguous float32 and ``out`` shares no memory with the inputs (the
-    caller checks). Work is split into chunks of ``rows_per_chunk`` output rows of one image; each
-    chunk keeps its own channels-last ring of ``second`` rows, so chunks run independently.
+    The inputs are (N, C, H, W), or (N, H, W, C) when ``channels_last`` (rows then need no
+    transposing). All three arrays are C-contiguous float32 and ``out`` shares no memory with the
+    inputs (the caller checks). Work is split into chunks of ``rows_per_chunk`` output rows of one
+    image; each chunk keeps its own channels-last ring of ``second`` rows, so chunks run
+    independently.
     """
-    batch, _, height, _ = first.shape
+    batch, height = out.shape[0], out.shape[2]
     chunks_per_image = (height + rows_per_chunk - 1) // rows_per_chunk
     for chunk in prange(batch * chunks_per_image):
         n = chunk // chunks_per_image
         y_start = (chunk - n * chunks_per_image) * rows_per_chunk
-        _correlate_rows(first, second, out, n, y_start, min(height, y_start + rows_per_chunk))
+        _correlate_rows(
+            first, second, out, n, y_start, min(height, y_start + rows_per_chunk), channels_last
+        )
 
 
 @njit(nogil=True, cache=True)
-def correlation_nchw_serial(first, second, out):
-    """:func:`correlation_nchw` on the calling thread only.
+def correlation_rows_serial(first, second, out, channels_last):
+    """:func:`correlation_rows` on the calling thread only.
 
     For small inputs: a parallel call has to wait until every worker thread has been scheduled,
     which on a busy 2-core machine (OpenVINO's threads, the GUI) can take a whole scheduler time
     slice (8 ms measured), far more than the work itself.
     """
-    for n in range(first.shape[0]):
-        _correlate_rows(first, second, out, n, 0, first.shape[2])
+    for n in range(out.shape[0]):
+        _correlate_rows(first, second, out, n, 0, out.shape[2], channels_last)
 
 
 def rows_per_chunk(batch: int, height: int) -> int:

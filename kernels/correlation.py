@@ -125,20 +125,25 @@ def warmup() -> float:
     """
     start = time.perf_counter()
     if _resolve_backend() == "numba":
-        # Both entry points, whatever SERIAL_BELOW says; 9 columns take the two-pixel loop and the
-        # single-pixel tail.
-        first = np.zeros((1, 2, 4, 9), dtype=np.float32)
+        # Both entry points in both layouts, whatever SERIAL_BELOW says; 9 columns take the
+        # two-pixel loop and the single-pixel tail.
+        nchw = np.zeros((1, 2, 4, 9), dtype=np.float32)
+        nhwc = np.zeros((1, 4, 9, 2), dtype=np.float32)
         out = np.empty((1, NUM_SHIFTS, 4, 9), dtype=np.float32)
         with _kernel_lock:
-            _numba_kernels.correlation_nchw_serial(first, first, out)
-            _numba_kernels.correlation_nchw(first, first, out, 2)
+            for first, channels_last in ((nchw, False), (nhwc, True)):
+                _numba_kernels.correlation_rows_serial(first, first, out, channels_last)
+                _numba_kernels.correlation_rows(first, first, out, 2, channels_last)
     return time.perf_counter() - start
 
 
-def _as_input(array, name: str) -> np.ndarray:
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def _as_input(array, name: str, layout: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 4:
-        raise ValueError(f"{name} must be 4-D (N, C, H, W); got shape {array.shape}")
+        raise ValueError(f"{name} must be 4-D ({', '.join(layout)}); got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if 0 in array.shape:
@@ -146,9 +151,11 @@ def _as_input(array, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def _validated_inputs(first, second) -> tuple[np.ndarray, np.ndarray]:
-    first = _as_input(first, "first")
-    second = _as_input(second, "second")
+def _validated_inputs(first, second, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    first = _as_input(first, "first", layout)
+    second = _as_input(second, "second", layout)
     if first.shape != second.shape:
         raise ValueError(
             f"first and second must have the same shape; got {first.shape} and {second.shape}"
@@ -156,8 +163,11 @@ def _validated_inputs(first, second) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-def _validated_out(out, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    batch, _, height, width = first.shape
+def _validated_out(out, first: np.ndarray, second: np.ndarray, layout: str) -> np.ndarray:
+    if layout == "NHWC":
+        batch, height, width, _ = first.shape
+    else:
+        batch, _, height, width = first.shape
     expected = (batch, NUM_SHIFTS, height, width)
     if out is None:
         return np.empty(expected, dtype=np.float32)
@@ -175,7 +185,7 @@ def _validated_out(out, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out
 
 
-def correlation(first, second, out: np.ndarray | None = None) -> np.ndarray:
+def correlation(first, second, out: np.ndarray | None = None, layout: str = "NCHW") -> np.ndarray:
     """Cost volume of ``first`` against ``second`` over 7x7 shifts (formula in the module docstring).
 
     Inputs of any real dtype and memory layout are accepted and converted to C-contiguous float32
@@ -183,41 +193,51 @@ def correlation(first, second, out: np.ndarray | None = None) -> np.ndarray:
     already C-contiguous float32, so the hot path copies nothing.
 
     Args:
-        first: (N, C, H, W) features; in PF-AFN the clothes features warped by the previous flow.
-        second: (N, C, H, W) features of the same shape; in PF-AFN the person features.
+        first: (N, C, H, W) features, or (N, H, W, C) with ``layout="NHWC"``; in PF-AFN the
+            clothes features warped by the previous flow.
+        second: features of the same shape; in PF-AFN the person features.
         out: optional C-contiguous float32 (N, 49, H, W) array to write into, so repeated calls can
             reuse one buffer. It must not overlap the inputs.
+        layout: "NCHW" or "NHWC", the order of the inputs' axes. NHWC is faster: the kernel
+            works on channels-last rows and need not transpose them. The output is NCHW either way.
 
     Returns:
         (N, 49, H, W) float32, C-contiguous (``out`` itself when given); channel k = (dy + 3) * 7 +
         (dx + 3).
 
     Raises:
-        ValueError: the inputs are not 4-D real arrays of one shape with no empty dimension, or
-            ``out`` does not fit.
+        ValueError: the inputs are not 4-D real arrays of one shape with no empty dimension, the
+            layout is unknown, or ``out`` does not fit.
     """
-    first, second = _validated_inputs(first, second)
-    out = _validated_out(out, first, second)
+    first, second = _validated_inputs(first, second, layout)
+    out = _validated_out(out, first, second, layout)
+    channels_last = layout == "NHWC"
     if _resolve_backend() == "numba":
         with _kernel_lock:
             if first.size < SERIAL_BELOW:
-                _numba_kernels.correlation_nchw_serial(first, second, out)
+                _numba_kernels.correlation_rows_serial(first, second, out, channels_last)
             else:
-                batch, _, height, _ = first.shape
-                rows_per_chunk = _numba_kernels.rows_per_chunk(batch, height)
-                _numba_kernels.correlation_nchw(first, second, out, rows_per_chunk)
+                rows_per_chunk = _numba_kernels.rows_per_chunk(out.shape[0], out.shape[2])
+                _numba_kernels.correlation_rows(first, second, out, rows_per_chunk, channels_last)
         return out
-    return _reference_into(first, second, out)
+    return _reference_into(*_as_nchw(first, second, channels_last), out)
 
 
-def correlation_reference(first, second) -> np.ndarray:
+def correlation_reference(first, second, layout: str = "NCHW") -> np.ndarray:
     """Pure-numpy twin of :func:`correlation` (zero-pad, then one product-sum per shift).
 
     Same arguments, validation and result as :func:`correlation`; used as the numpy backend and as
     the reference in tests. About two orders of magnitude slower than the numba kernel.
     """
-    first, second = _validated_inputs(first, second)
-    return _reference_into(first, second, _validated_out(None, first, second))
+    first, second = _validated_inputs(first, second, layout)
+    out = _validated_out(None, first, second, layout)
+    return _reference_into(*_as_nchw(first, second, layout == "NHWC"), out)
+
+
+def _as_nchw(first: np.ndarray, second: np.ndarray, channels_last: bool):
+    if not channels_last:
+        return first, second
+    return first.transpose(0, 3, 1, 2), second.transpose(0, 3, 1, 2)
 
 
 def _reference_into(first: np.ndarray, second: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -68,18 +68,43 @@ def test_numba_matches_reference_at_odd_shapes(numba_backend, shape):
     assert_close(out, correlation_reference(first, second))
 
 
+@pytest.mark.parametrize("shape", ODD_SHAPES + LEVEL_SHAPES[:2], ids=str)
+def test_nhwc_inputs_give_the_nchw_result(numba_backend, shape):
+    """The same features handed over channels-last give the same cost volume, with both backends
+    and the reference; the expectation is computed from the NCHW arrays."""
+    first, second = random_pair(shape, seed=4)
+    expected = correlation_reference(first, second)
+    first_nhwc = np.ascontiguousarray(first.transpose(0, 2, 3, 1))
+    second_nhwc = np.ascontiguousarray(second.transpose(0, 2, 3, 1))
+    assert_close(correlation(first_nhwc, second_nhwc, layout="NHWC"), expected)
+    np.testing.assert_array_equal(
+        correlation_reference(first_nhwc, second_nhwc, layout="NHWC"), expected
+    )
+    kernels.set_backend("numpy")
+    np.testing.assert_array_equal(correlation(first_nhwc, second_nhwc, layout="NHWC"), expected)
+
+
+def test_unknown_layout_is_refused():
+    first, second = random_pair((1, 2, 3, 4))
+    with pytest.raises(ValueError, match="layout"):
+        correlation(first, second, layout="NWHC")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("rows_per_chunk", [1, 2, 3, 4, 100])
-def test_parallel_chunks_match_reference(rows_per_chunk):
+def test_parallel_chunks_match_reference(rows_per_chunk, channels_last):
     """Chunk boundaries (where each chunk refills its ring of rows) and the serial entry point."""
     from kernels import _correlation_numba
 
     first, second = random_pair((2, 9, 7, 5), seed=6)
     expected = correlation_reference(first, second)
+    if channels_last:
+        first, second = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (first, second))
     out = np.full_like(expected, np.nan)
-    _correlation_numba.correlation_nchw(first, second, out, rows_per_chunk)
+    _correlation_numba.correlation_rows(first, second, out, rows_per_chunk, channels_last)
     assert_close(out, expected)
     out[:] = np.nan
-    _correlation_numba.correlation_nchw_serial(first, second, out)
+    _correlation_numba.correlation_rows_serial(first, second, out, channels_last)
     assert_close(out, expected)
 
 
@@ -141,8 +166,11 @@ def test_kernel_logic_without_jit():
             first = rng.standard_normal(shape, dtype=np.float32)
             second = rng.standard_normal(shape, dtype=np.float32)
             expected = kernels.correlation_reference(first, second)
-            for run in (lambda out: impl.correlation_nchw(first, second, out, 2),
-                        lambda out: impl.correlation_nchw_serial(first, second, out)):
+            first_nhwc = np.ascontiguousarray(first.transpose(0, 2, 3, 1))
+            second_nhwc = np.ascontiguousarray(second.transpose(0, 2, 3, 1))
+            for run in (lambda out: impl.correlation_rows(first, second, out, 2, False),
+                        lambda out: impl.correlation_rows_serial(first, second, out, False),
+                        lambda out: impl.correlation_rows(first_nhwc, second_nhwc, out, 2, True)):
                 out = np.full_like(expected, np.nan)
                 run(out)
                 print(float(np.abs(out - expected).max() / np.abs(expected).max()))
@@ -151,7 +179,7 @@ def test_kernel_logic_without_jit():
     )
     assert done.returncode == 0, done.stderr
     errors = [float(line) for line in done.stdout.split()]
-    assert len(errors) == 4 and max(errors) < 1e-5
+    assert len(errors) == 6 and max(errors) < 1e-5
 
 
 def test_numpy_backend_switch():
