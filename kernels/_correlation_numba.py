@@ -6,9 +6,9 @@ Why this shape of kernel:
   alias the loads). So every output value is a dot product over C with both operands contiguous,
   i.e. channels-last, and ``fastmath`` allows ``reassoc`` so LLVM can split each sum into lanes.
 * NCHW inputs are transposed on the fly. Each parallel chunk of output rows converts them one
-  image row at a time into small buffers that stay in L2: a ring of the 7 rows of ``second`` that the current output
-  row needs (zero-padded by 3 pixels left and right, so no shift needs a bounds check) and the
-  current row of ``first``. Every input row is transposed once (plus 6 rows per chunk), on all
+  image row at a time into small buffers that stay in L2: a ring of the 7 rows of ``second`` that
+  the current output row needs (zero-padded by 3 pixels left and right, so no shift needs a bounds
+  check) and the current row of ``first``. Every input row is transposed once (plus 6 rows per chunk), on all
   threads, and no full-size transposed copy is ever written; numpy's transpose-and-copy of both
   inputs alone costs 17 ms here.
 * The inner loop takes two neighbouring pixels at once: x against second[x-3 .. x+3] and x+1

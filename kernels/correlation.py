@@ -211,8 +211,8 @@ def correlation(first, second, out: np.ndarray | None = None, layout: str = "NCH
     """
     first, second = _validated_inputs(first, second, layout)
     out = _validated_out(out, first, second, layout)
-    channels_last = layout == "NHWC"
     if _resolve_backend() == "numba":
+        channels_last = layout == "NHWC"
         with _kernel_lock:
             if first.size < SERIAL_BELOW:
                 _numba_kernels.correlation_rows_serial(first, second, out, channels_last)
@@ -220,7 +220,7 @@ def correlation(first, second, out: np.ndarray | None = None, layout: str = "NCH
                 rows_per_chunk = _numba_kernels.rows_per_chunk(out.shape[0], out.shape[2])
                 _numba_kernels.correlation_rows(first, second, out, rows_per_chunk, channels_last)
         return out
-    return _reference_into(*_as_nchw(first, second, channels_last), out)
+    return _reference_into(first, second, out, layout)
 
 
 def correlation_reference(first, second, layout: str = "NCHW") -> np.ndarray:
@@ -230,17 +230,14 @@ def correlation_reference(first, second, layout: str = "NCHW") -> np.ndarray:
     the reference in tests. About two orders of magnitude slower than the numba kernel.
     """
     first, second = _validated_inputs(first, second, layout)
-    out = _validated_out(None, first, second, layout)
-    return _reference_into(*_as_nchw(first, second, layout == "NHWC"), out)
+    return _reference_into(first, second, _validated_out(None, first, second, layout), layout)
 
 
-def _as_nchw(first: np.ndarray, second: np.ndarray, channels_last: bool):
-    if not channels_last:
-        return first, second
-    return first.transpose(0, 3, 1, 2), second.transpose(0, 3, 1, 2)
-
-
-def _reference_into(first: np.ndarray, second: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _reference_into(
+    first: np.ndarray, second: np.ndarray, out: np.ndarray, layout: str
+) -> np.ndarray:
+    if layout == "NHWC":
+        first, second = first.transpose(0, 3, 1, 2), second.transpose(0, 3, 1, 2)
     _, channels, height, width = first.shape
     d = MAX_DISPLACEMENT
     padded = np.pad(second, ((0, 0), (0, 0), (d, d), (d, d)))

@@ -131,10 +131,10 @@ def _channels_last_interface(model):
 class _Graph:
     """One compiled IR with a reusable infer request, fed and read by tensor name.
 
-    With `channels_last`, the pyramid features it takes or returns are NHWC (see _NHWC_TENSORS).
+    The pyramid features it takes or returns, if any, are NHWC (see _NHWC_TENSORS).
     """
 
-    def __init__(self, xml_path: Path, options: RuntimeOptions, channels_last: bool = False):
+    def __init__(self, xml_path: Path, options: RuntimeOptions):
         core = ov_core()
         try:
             model = core.read_model(str(xml_path))
@@ -142,8 +142,7 @@ class _Graph:
             raise ArtifactError(
                 f"{xml_path}: cannot read the model ({_first_line(error)})"
             ) from None
-        if channels_last:
-            model = _channels_last_interface(model)
+        model = _channels_last_interface(model)
         try:
             self.compiled = core.compile_model(model, options.device, compile_config(options))
         except RuntimeError as error:
@@ -194,10 +193,8 @@ class TryOnPipeline:
         self.layout = layout
         if layout == "split":
             files = artifact.split_files()
-            self._features = _Graph(artifact.path(files["features"]), self.options, True)
-            self._levels = [
-                _Graph(artifact.path(name), self.options, True) for name in files["levels"]
-            ]
+            self._features = _Graph(artifact.path(files["features"]), self.options)
+            self._levels = [_Graph(artifact.path(name), self.options) for name in files["levels"]]
             self._render = _Graph(artifact.path(files["render"]), self.options)
             if len(self._levels) != LEVELS:
                 raise ArtifactError(f"{artifact.root}: expected {LEVELS} flow levels")
