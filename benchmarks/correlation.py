@@ -4,8 +4,11 @@ Times, at PF-AFN's finest level (1, 256, 128, 96) float32: ``kernels.correlation
 inputs as the app calls it on OpenVINO's channels-last pyramids, and on NCHW ones (layout change
 inside the kernel), the numpy reference, the
 torch pad + shifted-products twin, and OpenVINO running that twin converted with
-``ov.convert_model`` (f32, same thread count). Then numba against torch at all five level shapes.
-Prints the median and p90 in ms, the speed-up over torch, and the largest difference from torch.
+``ov.convert_model`` (f32, same thread count). Then numba against torch at all five level shapes,
+and the warped correlation PF-AFN computes at every level but the coarsest (the clothes feature
+sampled at the previous flow first): numba sampling as it reads, against torch ``grid_sample``
+then the twin. Prints the median and p90 in ms, the speed-up over torch, and the largest
+difference from torch.
 
     python benchmarks/correlation.py [--repeats 20] [--threads 2]
 """
@@ -163,6 +166,35 @@ def main() -> int:
             (shape, float(np.median(level["numba"])), float(np.median(level["torch"])))
         )
 
+    # The warped correlation: a smooth flow around the identity grid, as PF-AFN's levels see.
+    from optimization.archs.pfafn import warp
+
+    rng = np.random.default_rng(1)
+    height, width = FINEST[2:]
+    ys, xs = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    flow = np.stack([xs, ys])[None] + rng.uniform(-0.05, 0.05, (1, 2, height, width))
+    flow = flow.astype(np.float32)
+    flow_t = torch.from_numpy(flow)
+
+    def run_torch_warped() -> np.ndarray:
+        with torch.no_grad():
+            return torch_correlation(warp(first_t, flow_t), second_t).numpy()
+
+    warped_expected = run_torch_warped()
+    warped_candidates = {
+        "numba, NHWC, samples as it reads": lambda: kernels.correlation(
+            first_nhwc, second_nhwc, out=out, layout="NHWC", flow=flow
+        ),
+        "torch grid_sample + pad+shift": run_torch_warped,
+    }
+    warped = time_interleaved(
+        {name: (run, args.repeats) for name, run in warped_candidates.items()}
+    )
+    warped_differences = {
+        name: float(np.abs(run() - warped_expected).max())
+        for name, run in warped_candidates.items()
+    }
+
     # OpenVINO goes last: in this process, convert_model and compile_model leave worker threads
     # busy for a while, which doubled torch's time when they were interleaved (measured).
     run_openvino = openvino_runner(first, second, args.threads)
@@ -192,6 +224,16 @@ def main() -> int:
     print(
         f"{'all five levels':<20} {numba_total:>8.3f} {torch_total:>8.3f} {torch_total / numba_total:>8.1f}x"
     )
+
+    torch_median = np.median(warped["torch grid_sample + pad+shift"])
+    print(f"\nwarped by a flow at {FINEST} (ms)")
+    print(f"{'implementation':<36} {'median':>8} {'p90':>8} {'vs torch':>9} {'max |diff|':>11}")
+    for name, times in warped.items():
+        median = np.median(times)
+        print(
+            f"{name:<36} {median:>8.2f} {np.percentile(times, 90):>8.2f} "
+            f"{torch_median / median:>8.1f}x {warped_differences[name]:>11.1e}"
+        )
     return 0
 
 

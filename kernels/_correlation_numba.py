@@ -1,5 +1,10 @@
 """numba kernels for the 7x7 cost volume: NCHW or NHWC in, channels-last rows inside, NCHW out.
 
+Optionally ``first`` is warped by a flow on the way in (bilinear, border; see
+:func:`_sample_row`): PF-AFN correlates the clothes feature warped by the previous level's flow,
+and sampling it row by row here replaces a full warped copy made by OpenVINO (a GridSample plus
+two layout transposes, about 1 ms of the default model's flow levels).
+
 Why this shape of kernel:
 
 * numba turns a loop into wide SIMD reliably only when it is a reduction (no stores that might
@@ -66,6 +71,61 @@ def _load_row(source, n, y, row, offset, channels_last):
         row[offset : offset + width] = source[n, y]
     else:
         _row_to_channels_last(source, n, y, row, offset)
+
+
+@njit(nogil=True, cache=True)
+def _sample_row(source, flow, n, y, row, channels_last):
+    """row[x] = source sampled at flow[n, :, y, x] for every x: one warped image row as (W, C).
+
+    ``flow`` is PF-AFN's normalised grid (channel 0 = x, 1 = y, -1 and 1 the centres of the edge
+    pixels), read as ``grid_sample(..., mode="bilinear", padding_mode="border",
+    align_corners=True)`` does: positions are clamped into the image, so the weights of a corner
+    past the edge are zero. A NaN position counts as 0, the first pixel.
+    """
+    if channels_last:
+        height, width, channels = source.shape[1:]
+    else:
+        channels, height, width = source.shape[1:]
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    x_scale = np.float32((width - 1) * 0.5)
+    y_scale = np.float32((height - 1) * 0.5)
+    x_limit = np.float32(width - 1)
+    y_limit = np.float32(height - 1)
+    for x in range(row.shape[0]):
+        ix = (flow[n, 0, y, x] + one) * x_scale
+        iy = (flow[n, 1, y, x] + one) * y_scale
+        # "not >" sends NaN to 0 as well; int() of a NaN would index anywhere.
+        ix = ix if ix > zero else zero
+        iy = iy if iy > zero else zero
+        ix = ix if ix < x_limit else x_limit
+        iy = iy if iy < y_limit else y_limit
+        x0 = int(ix)
+        y0 = int(iy)
+        x1 = x0 + 1 if x0 < width - 1 else x0
+        y1 = y0 + 1 if y0 < height - 1 else y0
+        wx = ix - np.float32(x0)
+        wy = iy - np.float32(y0)
+        w00 = (one - wx) * (one - wy)
+        w01 = wx * (one - wy)
+        w10 = (one - wx) * wy
+        w11 = wx * wy
+        pixel = row[x]
+        if channels_last:
+            v00 = source[n, y0, x0]
+            v01 = source[n, y0, x1]
+            v10 = source[n, y1, x0]
+            v11 = source[n, y1, x1]
+            for c in range(channels):
+                pixel[c] = w00 * v00[c] + w01 * v01[c] + w10 * v10[c] + w11 * v11[c]
+        else:
+            for c in range(channels):
+                pixel[c] = (
+                    w00 * source[n, c, y0, x0]
+                    + w01 * source[n, c, y0, x1]
+                    + w10 * source[n, c, y1, x0]
+                    + w11 * source[n, c, y1, x1]
+                )
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
@@ -182,7 +242,7 @@ def _correlate_outside(first_row, out, n, k0, y, scale):
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _correlate_rows(first, second, out, n, y_start, y_stop, channels_last):
+def _correlate_rows(first, second, out, n, y_start, y_stop, channels_last, flow):
     """Output rows y_start .. y_stop-1 of image n; see :func:`correlation_rows`."""
     if channels_last:
         height, width, channels = first.shape[1:]
@@ -201,7 +261,10 @@ def _correlate_rows(first, second, out, n, y_start, y_stop, channels_last):
             _load_row(
                 second, n, incoming, second_rows[incoming % WINDOW], MAX_DISPLACEMENT, channels_last
             )
-        _load_row(first, n, y, first_row, 0, channels_last)
+        if flow is None:
+            _load_row(first, n, y, first_row, 0, channels_last)
+        else:
+            _sample_row(first, flow, n, y, first_row, channels_last)
         for dy_index in range(WINDOW):
             r = y + dy_index - MAX_DISPLACEMENT
             k0 = dy_index * WINDOW
@@ -212,12 +275,13 @@ def _correlate_rows(first, second, out, n, y_start, y_stop, channels_last):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def correlation_rows(first, second, out, rows_per_chunk, channels_last):
+def correlation_rows(first, second, out, rows_per_chunk, channels_last, flow):
     """Fill out (N, 49, H, W) with the cost volume of first and second, in parallel.
 
     The inputs are (N, C, H, W), or (N, H, W, C) when ``channels_last`` (rows then need no
-    transposing). All three arrays are C-contiguous float32 and ``out`` shares no memory with the
-    inputs (the caller checks). Work is split into chunks of ``rows_per_chunk`` output rows of one
+    transposing). ``flow`` is None, or an (N, 2, H, W) grid that ``first`` is sampled at first
+    (:func:`_sample_row`). All arrays are C-contiguous float32 and ``out`` shares no memory with
+    the inputs (the caller checks). Work is split into chunks of ``rows_per_chunk`` output rows of one
     image; each chunk keeps its own channels-last ring of ``second`` rows, so chunks run
     independently.
     """
@@ -227,12 +291,19 @@ def correlation_rows(first, second, out, rows_per_chunk, channels_last):
         n = chunk // chunks_per_image
         y_start = (chunk - n * chunks_per_image) * rows_per_chunk
         _correlate_rows(
-            first, second, out, n, y_start, min(height, y_start + rows_per_chunk), channels_last
+            first,
+            second,
+            out,
+            n,
+            y_start,
+            min(height, y_start + rows_per_chunk),
+            channels_last,
+            flow,
         )
 
 
 @njit(nogil=True, cache=True)
-def correlation_rows_serial(first, second, out, channels_last):
+def correlation_rows_serial(first, second, out, channels_last, flow):
     """:func:`correlation_rows` on the calling thread only.
 
     For small inputs: a parallel call has to wait until every worker thread has been scheduled,
@@ -240,7 +311,7 @@ def correlation_rows_serial(first, second, out, channels_last):
     slice (8 ms measured), far more than the work itself.
     """
     for n in range(out.shape[0]):
-        _correlate_rows(first, second, out, n, 0, out.shape[2], channels_last)
+        _correlate_rows(first, second, out, n, 0, out.shape[2], channels_last, flow)
 
 
 def rows_per_chunk(batch: int, height: int) -> int:

@@ -6,6 +6,10 @@ for dy, dx in -3..3 and k = (dy + 3) * 7 + (dx + 3), with ``second`` taken as ze
 image. This is the official CUDA kernel's ordering; ``optimization.archs.correlation`` is the torch
 twin of the same formula.
 
+PF-AFN correlates the clothes feature warped by the previous level's flow. Given that ``flow``,
+``first`` is warped as it is read (``grid_sample`` bilinear, border, align_corners=True, the
+convention of every warp inside PF-AFN's AFWM), so no warped copy is ever written.
+
 The backend is "numba" unless ``TRYON_CORRELATION_BACKEND=numpy`` is set when this module is
 imported, or :func:`set_backend` says otherwise. numba itself is imported on first use, not here, so
 importing ``kernels`` stays cheap; if that import fails the numpy backend takes over with a logged
@@ -125,25 +129,27 @@ def warmup() -> float:
     """
     start = time.perf_counter()
     if _resolve_backend() == "numba":
-        # Both entry points in both layouts, whatever SERIAL_BELOW says; 9 columns take the
-        # two-pixel loop and the single-pixel tail.
+        # Both entry points in both layouts, with and without a flow, whatever SERIAL_BELOW
+        # says; 9 columns take the two-pixel loop and the single-pixel tail.
         nchw = np.zeros((1, 2, 4, 9), dtype=np.float32)
         nhwc = np.zeros((1, 4, 9, 2), dtype=np.float32)
+        flow = np.zeros((1, 2, 4, 9), dtype=np.float32)
         out = np.empty((1, NUM_SHIFTS, 4, 9), dtype=np.float32)
         with _kernel_lock:
             for first, channels_last in ((nchw, False), (nhwc, True)):
-                _numba_kernels.correlation_rows_serial(first, first, out, channels_last)
-                _numba_kernels.correlation_rows(first, first, out, 2, channels_last)
+                for grid in (None, flow):
+                    _numba_kernels.correlation_rows_serial(first, first, out, channels_last, grid)
+                    _numba_kernels.correlation_rows(first, first, out, 2, channels_last, grid)
     return time.perf_counter() - start
 
 
 LAYOUTS = ("NCHW", "NHWC")
 
 
-def _as_input(array, name: str, layout: str) -> np.ndarray:
+def _as_input(array, name: str, axes: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 4:
-        raise ValueError(f"{name} must be 4-D ({', '.join(layout)}); got shape {array.shape}")
+        raise ValueError(f"{name} must be 4-D ({', '.join(axes)}); got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if 0 in array.shape:
@@ -163,11 +169,28 @@ def _validated_inputs(first, second, layout: str) -> tuple[np.ndarray, np.ndarra
     return first, second
 
 
-def _validated_out(out, first: np.ndarray, second: np.ndarray, layout: str) -> np.ndarray:
+def _image_size(array: np.ndarray, layout: str) -> tuple[int, int, int]:
+    """(batch, height, width) of a 4-D array in ``layout``."""
     if layout == "NHWC":
-        batch, height, width, _ = first.shape
-    else:
-        batch, _, height, width = first.shape
+        return array.shape[0], array.shape[1], array.shape[2]
+    return array.shape[0], array.shape[2], array.shape[3]
+
+
+def _validated_flow(flow, first: np.ndarray, layout: str) -> np.ndarray | None:
+    if flow is None:
+        return None
+    flow = _as_input(flow, "flow", "N2HW")
+    batch, height, width = _image_size(first, layout)
+    if flow.shape != (batch, 2, height, width):
+        raise ValueError(
+            f"flow must have shape {(batch, 2, height, width)} (N, 2, H, W of first); "
+            f"got {flow.shape}"
+        )
+    return flow
+
+
+def _validated_out(out, first: np.ndarray, second: np.ndarray, layout: str) -> np.ndarray:
+    batch, height, width = _image_size(first, layout)
     expected = (batch, NUM_SHIFTS, height, width)
     if out is None:
         return np.empty(expected, dtype=np.float32)
@@ -185,7 +208,18 @@ def _validated_out(out, first: np.ndarray, second: np.ndarray, layout: str) -> n
     return out
 
 
-def correlation(first, second, out: np.ndarray | None = None, layout: str = "NCHW") -> np.ndarray:
+def _validated(first, second, out, layout: str, flow):
+    first, second = _validated_inputs(first, second, layout)
+    flow = _validated_flow(flow, first, layout)
+    out = _validated_out(out, first, second, layout)
+    if flow is not None and np.may_share_memory(out, flow):
+        raise ValueError("out must not share memory with flow")
+    return first, second, out, flow
+
+
+def correlation(
+    first, second, out: np.ndarray | None = None, layout: str = "NCHW", flow=None
+) -> np.ndarray:
     """Cost volume of ``first`` against ``second`` over 7x7 shifts (formula in the module docstring).
 
     Inputs of any real dtype and memory layout are accepted and converted to C-contiguous float32
@@ -200,6 +234,9 @@ def correlation(first, second, out: np.ndarray | None = None, layout: str = "NCH
             reuse one buffer. It must not overlap the inputs.
         layout: "NCHW" or "NHWC", the order of the inputs' axes. NHWC is faster: the kernel
             works on channels-last rows and need not transpose them. The output is NCHW either way.
+        flow: optional (N, 2, H, W) normalised sampling grid (x then y, PF-AFN's flow tensor);
+            ``first`` is then read warped by it, as ``grid_sample(first, flow.permute(0, 2, 3,
+            1), mode="bilinear", padding_mode="border", align_corners=True)`` would give.
 
     Returns:
         (N, 49, H, W) float32, C-contiguous (``out`` itself when given); channel k = (dy + 3) * 7 +
@@ -207,37 +244,61 @@ def correlation(first, second, out: np.ndarray | None = None, layout: str = "NCH
 
     Raises:
         ValueError: the inputs are not 4-D real arrays of one shape with no empty dimension, the
-            layout is unknown, or ``out`` does not fit.
+            layout is unknown, ``flow`` does not match them, or ``out`` does not fit.
     """
-    first, second = _validated_inputs(first, second, layout)
-    out = _validated_out(out, first, second, layout)
+    first, second, out, flow = _validated(first, second, out, layout, flow)
     if _resolve_backend() == "numba":
         channels_last = layout == "NHWC"
+        kernels = _numba_kernels
         with _kernel_lock:
             if first.size < SERIAL_BELOW:
-                _numba_kernels.correlation_rows_serial(first, second, out, channels_last)
+                kernels.correlation_rows_serial(first, second, out, channels_last, flow)
             else:
-                rows_per_chunk = _numba_kernels.rows_per_chunk(out.shape[0], out.shape[2])
-                _numba_kernels.correlation_rows(first, second, out, rows_per_chunk, channels_last)
+                chunk = kernels.rows_per_chunk(out.shape[0], out.shape[2])
+                kernels.correlation_rows(first, second, out, chunk, channels_last, flow)
         return out
-    return _reference_into(first, second, out, layout)
+    return _reference_into(first, second, out, layout, flow)
 
 
-def correlation_reference(first, second, layout: str = "NCHW") -> np.ndarray:
-    """Pure-numpy twin of :func:`correlation` (zero-pad, then one product-sum per shift).
+def correlation_reference(first, second, layout: str = "NCHW", flow=None) -> np.ndarray:
+    """Pure-numpy twin of :func:`correlation` (warp, zero-pad, then one product-sum per shift).
 
     Same arguments, validation and result as :func:`correlation`; used as the numpy backend and as
     the reference in tests. About two orders of magnitude slower than the numba kernel.
     """
-    first, second = _validated_inputs(first, second, layout)
-    return _reference_into(first, second, _validated_out(None, first, second, layout), layout)
+    first, second, out, flow = _validated(first, second, None, layout, flow)
+    return _reference_into(first, second, out, layout, flow)
+
+
+def _sample_reference(source: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) ``source`` sampled at the (N, 2, H, W) grid ``flow``; see ``_sample_row``."""
+    _, _, height, width = source.shape
+    one, zero = np.float32(1.0), np.float32(0.0)
+
+    def position(grid: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        exact = (grid + one) * np.float32((size - 1) * 0.5)
+        exact = np.where(exact > zero, exact, zero)  # NaN goes to 0 too
+        exact = np.minimum(exact, np.float32(size - 1))
+        low = exact.astype(np.intp)
+        return low, np.minimum(low + 1, size - 1), exact - low.astype(np.float32)
+
+    x0, x1, wx = position(flow[:, 0], width)
+    y0, y1, wy = position(flow[:, 1], height)
+    batch = np.arange(source.shape[0])[:, None, None]
+    # Advanced indices around a slice put their axes first: each gather is (N, H, W, C).
+    corners = [source[batch, :, y, x] for y in (y0, y1) for x in (x0, x1)]
+    weights = [(one - wx) * (one - wy), wx * (one - wy), (one - wx) * wy, wx * wy]
+    sampled = sum(w[..., None] * corner for w, corner in zip(weights, corners, strict=True))
+    return np.ascontiguousarray(sampled.transpose(0, 3, 1, 2))
 
 
 def _reference_into(
-    first: np.ndarray, second: np.ndarray, out: np.ndarray, layout: str
+    first: np.ndarray, second: np.ndarray, out: np.ndarray, layout: str, flow: np.ndarray | None
 ) -> np.ndarray:
     if layout == "NHWC":
         first, second = first.transpose(0, 3, 1, 2), second.transpose(0, 3, 1, 2)
+    if flow is not None:
+        first = _sample_reference(first, flow)
     _, channels, height, width = first.shape
     d = MAX_DISPLACEMENT
     padded = np.pad(second, ((0, 0), (0, 0), (d, d), (d, d)))

@@ -2,7 +2,7 @@
 
 The split layout cuts the warping module at each correlation so the app can compute the cost
 volume with the numba kernel: ``features`` (both pyramids), ``level_0..4`` (flow heads and grid
-composition of one pyramid level, plus the warp of the next level's clothes feature) and
+composition of one pyramid level; the kernel warps the next level's clothes feature itself) and
 ``render`` (final warps and the generator). The fused layout is one graph with the correlation as
 OpenVINO ops. After writing, the artifact is loaded back through ``tryon_app.core`` — the very
 loader the app uses — and compared with the torch model.
@@ -65,33 +65,31 @@ class FeaturesGraph(nn.Module):
 
 
 class LevelGraph(nn.Module):
-    """One flow level from its cost volume; also warps the next (finer) level's clothes feature."""
+    """One flow level from its cost volume: the level's flow, upsampled to the next level's size.
+
+    The clothes feature the next level correlates (its own feature warped by this flow) is not
+    made here: the app's correlation kernel warps it as it reads it (``kernels.correlation``'s
+    ``flow``). Artifacts exported before that also output it; the app ignores that branch.
+    """
 
     def __init__(self, warp_model: AFWM, level: int):
         super().__init__()
         self.flow_net = warp_model.aflow_net
         self.level = level
         self.has_last_flow = level > 0
-        self.has_next = level < LEVELS - 1
 
-    def forward(self, corr, cloth_feature, person_feature, *rest):
-        rest = list(rest)
-        last_flow = rest.pop(0) if self.has_last_flow else None
-        flow = self.flow_net.level_step(self.level, corr, cloth_feature, person_feature, last_flow)
-        if not self.has_next:
-            return flow
-        return flow, warp(rest.pop(0), flow)
+    def forward(self, corr, cloth_feature, person_feature, *last_flow):
+        last_flow = last_flow[0] if self.has_last_flow else None
+        return self.flow_net.level_step(self.level, corr, cloth_feature, person_feature, last_flow)
 
     @property
     def input_names(self) -> list[str]:
         names = ["corr", "cloth_feature", "person_feature"]
-        names += ["last_flow"] if self.has_last_flow else []
-        names += ["next_cloth_feature"] if self.has_next else []
-        return names
+        return names + ["last_flow"] if self.has_last_flow else names
 
     @property
     def output_names(self) -> list[str]:
-        return ["flow", "next_warped_cloth_feature"] if self.has_next else ["flow"]
+        return ["flow"]
 
 
 class RenderGraph(nn.Module):
@@ -154,18 +152,16 @@ class SplitTryOn(nn.Module):
         masked_clothes = clothes * edge
         pyramids = run("split/features.xml", self.features, person, masked_clothes)
         cloth_pyramid, person_pyramid = pyramids[:LEVELS], pyramids[LEVELS:]
-        last_flow, warped_feature = None, cloth_pyramid[LEVELS - 1]
+        last_flow = None
         for level, graph in enumerate(self.levels):
             index = LEVELS - 1 - level
-            inputs = [
-                correlation(warped_feature, person_pyramid[index]),
-                cloth_pyramid[index],
-                person_pyramid[index],
-            ]
-            inputs += [last_flow] if last_flow is not None else []
-            inputs += [cloth_pyramid[index - 1]] if index > 0 else []
-            outputs = run(f"split/level_{level}.xml", graph, *inputs)
-            last_flow, warped_feature = outputs if index > 0 else (outputs, None)
+            cloth_feature = cloth_pyramid[index]
+            # The coarsest level correlates its clothes feature as it is; the others warp it by
+            # the flow so far (the app's kernel does this warp while it correlates).
+            warped = cloth_feature if last_flow is None else warp(cloth_feature, last_flow)
+            inputs = [correlation(warped, person_pyramid[index]), cloth_feature]
+            inputs += [person_pyramid[index]] + ([last_flow] if last_flow is not None else [])
+            last_flow = run(f"split/level_{level}.xml", graph, *inputs)
         warped_cloth, warped_edge, p_tryon = run(
             "split/render.xml", self.render, person, masked_clothes, edge, last_flow
         )

@@ -34,6 +34,36 @@ def test_f32_artifact_matches_torch(tiny_models, tiny_artifact, layout):
         assert set(got.timings_ms) >= {"encoders", "correlation", "flow", "generator", "total"}
 
 
+def test_split_pipeline_runs_and_forks_do_not_leak_into_each_other(tiny_artifact):
+    """The split graphs share bound buffers: each run must read only its own inputs, and a fork
+    must have buffers of its own."""
+    options = RuntimeOptions(precision="f32", layout="split", cache_dir=None)
+    first, second = sample_inputs(seed=6), sample_inputs(seed=7)
+    first, second = ([t.numpy() for t in inputs] for inputs in (first, second))
+    pipeline = TryOnPipeline(load_artifact(tiny_artifact), options)
+    fresh = TryOnPipeline(load_artifact(tiny_artifact), options).run(*second)
+    result_first = pipeline.run(*first)
+    twin = pipeline.fork()
+    result_second = pipeline.run(*second)
+    np.testing.assert_array_equal(result_second.p_tryon, fresh.p_tryon)
+    np.testing.assert_array_equal(result_second.last_flow, fresh.last_flow)
+    np.testing.assert_array_equal(twin.run(*first).p_tryon, result_first.p_tryon)
+    assert not np.array_equal(result_first.p_tryon, result_second.p_tryon)
+    np.testing.assert_array_equal(pipeline.run(*first).p_tryon, result_first.p_tryon)
+
+
+@pytest.mark.parametrize("layout", ["split", "fused"])
+def test_pipeline_refuses_inputs_of_the_wrong_shape(tiny_artifact, layout):
+    from tryon_app.core.errors import TryOnError
+
+    pipeline = TryOnPipeline(
+        load_artifact(tiny_artifact), RuntimeOptions(precision="f32", layout=layout, cache_dir=None)
+    )
+    person, clothes, edge = (t.numpy() for t in sample_inputs(seed=5))
+    with pytest.raises(TryOnError, match=r"edge must have shape \(1, 1, 256, 192\)"):
+        pipeline.run(person, clothes, edge[0])
+
+
 def test_metadata_describes_the_artifact(tiny_artifact):
     metadata = load_artifact(tiny_artifact).metadata
     assert metadata["precision"] == "fp32"

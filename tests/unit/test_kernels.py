@@ -90,22 +90,107 @@ def test_unknown_layout_is_refused():
         correlation(first, second, layout="NWHC")
 
 
+def random_flow(batch, height, width, seed=0, reach=1.3):
+    """A sampling grid in [-reach, reach]: beyond +-1 it exercises the border clamp."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-reach, reach, (batch, 2, height, width)).astype(np.float32)
+
+
+@pytest.mark.parametrize("warped", [False, True], ids=["plain", "warped"])
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("rows_per_chunk", [1, 2, 3, 4, 100])
-def test_parallel_chunks_match_reference(rows_per_chunk, channels_last):
+def test_parallel_chunks_match_reference(rows_per_chunk, channels_last, warped):
     """Chunk boundaries (where each chunk refills its ring of rows) and the serial entry point."""
     from kernels import _correlation_numba
 
     first, second = random_pair((2, 9, 7, 5), seed=6)
-    expected = correlation_reference(first, second)
+    flow = random_flow(2, 7, 5, seed=2) if warped else None
+    expected = correlation_reference(first, second, flow=flow)
     if channels_last:
         first, second = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (first, second))
     out = np.full_like(expected, np.nan)
-    _correlation_numba.correlation_rows(first, second, out, rows_per_chunk, channels_last)
+    _correlation_numba.correlation_rows(first, second, out, rows_per_chunk, channels_last, flow)
     assert_close(out, expected)
     out[:] = np.nan
-    _correlation_numba.correlation_rows_serial(first, second, out, channels_last)
+    _correlation_numba.correlation_rows_serial(first, second, out, channels_last, flow)
     assert_close(out, expected)
+
+
+@pytest.mark.parametrize("shape", ODD_SHAPES + [LEVEL_SHAPES[-1]], ids=str)
+def test_warped_correlation_matches_reference_in_both_layouts(numba_backend, shape):
+    first, second = random_pair(shape, seed=8)
+    flow = random_flow(shape[0], shape[2], shape[3], seed=9)
+    expected = correlation_reference(first, second, flow=flow)
+    assert_close(correlation(first, second, flow=flow), expected)
+    first_nhwc, second_nhwc = (
+        np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (first, second)
+    )
+    assert_close(correlation(first_nhwc, second_nhwc, layout="NHWC", flow=flow), expected)
+    np.testing.assert_array_equal(
+        correlation_reference(first_nhwc, second_nhwc, layout="NHWC", flow=flow), expected
+    )
+
+
+def identity_grid(batch, height, width):
+    """The grid that samples every pixel at its own centre (align_corners=True)."""
+    ys, xs = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    grid = np.stack([xs, ys])[None].astype(np.float32)
+    return np.repeat(grid, batch, axis=0)
+
+
+@pytest.mark.parametrize("function", [correlation, correlation_reference])
+def test_flow_of_whole_pixel_shifts_moves_first_with_border_replication(numba_backend, function):
+    """Independent of any twin: a grid one pixel right of the identity reads first[x + 1], and the
+    last column, whose position leaves the image, repeats the edge (padding "border")."""
+    first, second = random_pair((2, 6, 5, 7), seed=10)
+    grid = identity_grid(2, 5, 7)
+    np.testing.assert_allclose(
+        function(first, second, flow=grid), function(first, second), rtol=0, atol=1e-5
+    )
+    shifted_grid = grid.copy()
+    shifted_grid[:, 0] += np.float32(2 / (7 - 1))
+    shifted_first = np.concatenate([first[..., 1:], first[..., -1:]], axis=-1)
+    np.testing.assert_allclose(
+        function(first, second, flow=shifted_grid),
+        function(shifted_first, second),
+        rtol=0,
+        atol=1e-5,
+    )
+
+
+def test_halfway_position_averages_the_two_neighbours(numba_backend):
+    first, second = random_pair((1, 4, 3, 3), seed=11)
+    grid = identity_grid(1, 3, 3)
+    grid[:, 1] = -0.5  # halfway between rows 0 and 1 everywhere
+    row_mean = (first[:, :, 0:1] + first[:, :, 1:2]) / 2
+    expected = correlation(np.ascontiguousarray(np.repeat(row_mean, 3, axis=2)), second)
+    np.testing.assert_allclose(correlation(first, second, flow=grid), expected, rtol=0, atol=1e-6)
+
+
+def test_nan_positions_read_the_first_pixel(numba_backend):
+    first, second = random_pair((1, 3, 4, 5), seed=12)
+    nan_flow = np.full((1, 2, 4, 5), np.nan, dtype=np.float32)
+    corner_flow = np.full((1, 2, 4, 5), -1.0, dtype=np.float32)
+    for function in (correlation, correlation_reference):
+        got = function(first, second, flow=nan_flow)
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, function(first, second, flow=corner_flow))
+
+
+def test_flow_must_match_first(numba_backend):
+    first, second = random_pair((1, 3, 4, 5))
+    with pytest.raises(ValueError, match=r"flow must have shape \(1, 2, 4, 5\)"):
+        correlation(first, second, flow=np.zeros((1, 2, 5, 4), np.float32))
+    with pytest.raises(ValueError, match="flow must be 4-D"):
+        correlation(first, second, flow=np.zeros((2, 4, 5), np.float32))
+    storage = np.zeros(kernels.NUM_SHIFTS * 20, np.float32)
+    with pytest.raises(ValueError, match="out must not share memory with flow"):
+        correlation(
+            first,
+            second,
+            out=storage.reshape(1, kernels.NUM_SHIFTS, 4, 5),
+            flow=storage[:40].reshape(1, 2, 4, 5),
+        )
 
 
 def test_numba_matches_reference_at_finest_level(numba_backend):
@@ -168,18 +253,24 @@ def test_kernel_logic_without_jit():
             expected = kernels.correlation_reference(first, second)
             first_nhwc = np.ascontiguousarray(first.transpose(0, 2, 3, 1))
             second_nhwc = np.ascontiguousarray(second.transpose(0, 2, 3, 1))
-            for run in (lambda out: impl.correlation_rows(first, second, out, 2, False),
-                        lambda out: impl.correlation_rows_serial(first, second, out, False),
-                        lambda out: impl.correlation_rows(first_nhwc, second_nhwc, out, 2, True)):
-                out = np.full_like(expected, np.nan)
+            flow = rng.uniform(-1.2, 1.2, (shape[0], 2) + shape[2:]).astype(np.float32)
+            warped = kernels.correlation_reference(first, second, flow=flow)
+            for run, want in (
+                (lambda out: impl.correlation_rows(first, second, out, 2, False, None), expected),
+                (lambda out: impl.correlation_rows_serial(first, second, out, False, None), expected),
+                (lambda out: impl.correlation_rows(first_nhwc, second_nhwc, out, 2, True, None), expected),
+                (lambda out: impl.correlation_rows(first, second, out, 2, False, flow), warped),
+                (lambda out: impl.correlation_rows_serial(first_nhwc, second_nhwc, out, True, flow), warped),
+            ):
+                out = np.full_like(want, np.nan)
                 run(out)
-                print(float(np.abs(out - expected).max() / np.abs(expected).max()))
+                print(float(np.abs(out - want).max() / np.abs(want).max()))
         """,
         NUMBA_DISABLE_JIT="1",
     )
     assert done.returncode == 0, done.stderr
     errors = [float(line) for line in done.stdout.split()]
-    assert len(errors) == 6 and max(errors) < 1e-5
+    assert len(errors) == 10 and max(errors) < 1e-5
 
 
 def test_numpy_backend_switch():
@@ -323,15 +414,23 @@ def test_warmup_reports_seconds(numba_backend):
 
 
 @pytest.mark.optimize
+@pytest.mark.parametrize("warped", [False, True], ids=["plain", "warped"])
 @pytest.mark.parametrize(
     "shape", [(1, 1, 1, 1), (2, 33, 5, 7), (1, 3, 2, 3), LEVEL_SHAPES[1]], ids=str
 )
-def test_matches_torch_twin(numba_backend, shape):
+def test_matches_torch_twin(numba_backend, shape, warped):
+    """Warped: PF-AFN's convention, grid_sample bilinear, border, align_corners=True, then the
+    correlation."""
     torch = pytest.importorskip("torch")
     from optimization.archs.correlation import correlation as torch_correlation
+    from optimization.archs.pfafn import warp
 
     first, second = random_pair(shape, seed=4)
+    flow = random_flow(shape[0], shape[2], shape[3], seed=14) if warped else None
     with torch.no_grad():
-        expected = torch_correlation(torch.from_numpy(first), torch.from_numpy(second)).numpy()
-    assert_close(correlation(first, second), expected)
-    assert_close(correlation_reference(first, second), expected)
+        first_t = torch.from_numpy(first)
+        if warped:
+            first_t = warp(first_t, torch.from_numpy(flow))
+        expected = torch_correlation(first_t, torch.from_numpy(second)).numpy()
+    assert_close(correlation(first, second, flow=flow), expected)
+    assert_close(correlation_reference(first, second, flow=flow), expected)

@@ -1,12 +1,15 @@
-"""The split pipeline's channels-last interface: which tensors turn NHWC, and that values survive."""
+"""What the split pipeline changes in a graph at load time: the channels-last interface (which
+tensors turn NHWC, and that values survive) and the cut of older level graphs' feature warp."""
 
 from __future__ import annotations
 
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+import pytest
 
-from tryon_app.core.pipeline import _channels_last_interface
+import kernels
+from tryon_app.core.pipeline import _channels_last_interface, _without_legacy_warp
 
 
 def feature_model() -> ov.Model:
@@ -47,3 +50,56 @@ def test_a_graph_without_pyramid_tensors_is_returned_as_is():
     x = ops.parameter([1, 2], np.float32, name="x")
     model = ov.Model([ops.relu(x)], [x], "other")
     assert _channels_last_interface(model) is model
+
+
+def legacy_level_model() -> ov.Model:
+    """A level graph as exported before the kernel warped its input: corr -> flow, plus the branch
+    next_cloth_feature -> next_warped_cloth_feature that the pipeline no longer reads."""
+    corr = ops.parameter([1, 2, 3, 4], np.float32, name="corr")
+    next_feature = ops.parameter([1, 5, 6, 8], np.float32, name="next_cloth_feature")
+    flow = ops.multiply(corr, ops.constant(np.float32(3.0)))
+    flow.output(0).set_names({"flow"})
+    warped = ops.relu(next_feature)
+    warped.output(0).set_names({"next_warped_cloth_feature"})
+    return ov.Model([flow, warped], [corr, next_feature], "level")
+
+
+def test_legacy_level_graph_loses_its_feature_warp_and_keeps_its_flow():
+    model = _without_legacy_warp(legacy_level_model())
+    assert [port.get_any_name() for port in model.inputs] == ["corr"]
+    assert [port.get_any_name() for port in model.outputs] == ["flow"]
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    corr = np.random.default_rng(2).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(compiled({"corr": corr})[compiled.output("flow")], corr * 3)
+
+
+def test_a_current_level_graph_is_not_cut():
+    corr = ops.parameter([1, 2, 3, 4], np.float32, name="corr")
+    flow = ops.relu(corr)
+    flow.output(0).set_names({"flow"})
+    model = ov.Model([flow], [corr], "level")
+    assert _without_legacy_warp(model) is model
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 6, 8), (2, 40, 16, 12)], ids=str)
+def test_kernel_warp_reads_what_openvino_grid_sample_gives(shape):
+    """The warp the level graphs used to export (GridSample bilinear, border, align_corners=True)
+    and the kernel's own sampling agree, flows leaving the image included."""
+    batch, channels, height, width = shape
+    data = ops.parameter(list(shape), np.float32, name="data")
+    grid = ops.parameter([batch, 2, height, width], np.float32, name="grid")
+    sampled = ops.grid_sample(
+        data,
+        ops.transpose(grid, ops.constant(np.array([0, 2, 3, 1], dtype=np.int64))),
+        {"align_corners": True, "mode": "bilinear", "padding_mode": "border"},
+    )
+    compiled = ov.Core().compile_model(
+        ov.Model([sampled], [data, grid], "warp"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+    )
+    rng = np.random.default_rng(3)
+    feature, second = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    flow = rng.uniform(-1.3, 1.3, (batch, 2, height, width)).astype(np.float32)
+    warped = compiled({"data": feature, "grid": flow})[compiled.output(0)]
+    expected = kernels.correlation(warped, second)
+    got = kernels.correlation(feature, second, flow=flow)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
