@@ -173,7 +173,6 @@ class _Graph:
             ) from None
         self.request = self.compiled.create_infer_request()
         self.output_names = [output.get_any_name() for output in self.compiled.outputs]
-        self.input_names = [port.get_any_name() for port in self.compiled.inputs]
 
     def outputs(self) -> dict[str, np.ndarray]:
         """Views of the request's output buffers (overwritten by its next inference)."""
@@ -272,11 +271,11 @@ class TryOnPipeline:
         """Bind the split graphs' tensors to one another once, so that a try-on passes no arrays.
 
         The five cost volumes live in host buffers shared with the level requests; the pyramid
-        outputs of the features graph are the level graphs' feature
-        inputs, and each level's flow output is the next level's `last_flow` and, at the end,
-        the render graph's `flow`. The numba kernel reads the pyramids and flows and writes the
-        cost volumes in place. Feeding every graph a dict of arrays instead made OpenVINO wrap
-        and check each one on every call: 0.7 ms of the default model's 13.
+        outputs of the features graph are the level graphs' feature inputs, and each level's
+        flow output is the next level's `last_flow` and, at the end, the render graph's `flow`.
+        The numba kernel reads the pyramids and flows and writes the cost volumes in place.
+        Feeding every graph a dict of arrays instead made OpenVINO wrap and check each one on
+        every call: 0.7 ms of the default model's 13.
         """
         features = self._features.request
         # Per level, coarsest first: (clothes feature, person feature, flow so far or None,
