@@ -98,7 +98,7 @@ def main() -> None:
     base = results[0]["total"]["p50"]
     print(
         f"\nOfficial-size PF-AFN, CWM -{args.cwm:.0%} / IGM -{args.igm:.0%} pruned, 256x192, "
-        f"{args.threads} threads, {args.runs} interleaved runs (p50 ms)"
+        f"{args.threads} threads, {args.runs} runs each, in turns (p50 ms)"
     )
     print(f"{'path':<28} {'total':>8} {'p90':>8} {'MB':>7} {'per s':>7} {'vs fp32 fused':>14}")
     for (name, folder, _, _), stages in zip(rows, results, strict=True):

@@ -190,15 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Times the model on this machine: per-stage p50/p90 latency and try-ons per second.",
     )
     bench.add_argument("--runs", type=int, default=30, help="timed runs (default 30)")
-    bench.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    bench.add_argument(
+        "--warmup", type=int, default=3, help="untimed runs first, and before each turn (default 3)"
+    )
     bench.add_argument("--json", default=None, help="also write the report as JSON here")
     bench.add_argument(
         "--compare",
         action="append",
         default=[],
         metavar="DIR",
-        help="another artifact to time in the same run, interleaved call by call; prints the "
-        "speed-up of every model against --model (repeatable)",
+        help="another artifact to time in the same run: the models take turns of 10 timed "
+        "calls, each turn after --warmup untimed ones (right after another model a model runs "
+        "slower until its data is back in the caches); prints the speed-up of every model "
+        "against --model (repeatable)",
     )
     _add_runtime_arguments(bench)
     bench.set_defaults(handler=_cmd_bench)

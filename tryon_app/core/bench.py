@@ -23,26 +23,34 @@ def sample_model_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return person, clothes, edge
 
 
+# Timed calls per turn when several models are compared. A model in use runs back to back; right
+# after another model it runs slower for several calls, until its data is back in the caches: the
+# default model took 16.2 ms per call alternating call by call with its fp32 teacher, 12.8 ms in
+# turns of 5 and 11.9 ms in turns of 15 (the teacher 38.0, 37.5, 37.4 ms), measured in one process.
+# Turns still alternate, so drifting load on a shared machine hits every model alike.
+TURN = 10
+
+
 def time_pipelines(
     pipelines: list[TryOnPipeline], runs: int = 30, warmup: int = 3
 ) -> list[dict[str, dict[str, float]]]:
     """p50/p90/mean of every stage in milliseconds, per pipeline, over `runs` calls each.
 
-    The pipelines take turns call by call, so a load spike on a shared machine hits all of
-    them alike and their ratios stay meaningful.
+    Several pipelines take turns: `warmup` untimed calls, then up to `TURN` timed ones.
     """
     inputs = sample_model_inputs()
-    for _ in range(warmup):
-        for pipeline in pipelines:
-            pipeline.run(*inputs)
     samples: list[dict[str, list[float]]] = [{} for _ in pipelines]
-    for _ in range(runs):
+    turn = TURN if len(pipelines) > 1 else runs
+    for done in range(0, runs, turn):
         for pipeline, collected in zip(pipelines, samples, strict=True):
-            start = time.perf_counter()
-            timings = pipeline.run(*inputs).timings_ms
-            timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
-            for stage, ms in timings.items():
-                collected.setdefault(stage, []).append(ms)
+            for _ in range(warmup):
+                pipeline.run(*inputs)
+            for _ in range(min(turn, runs - done)):
+                start = time.perf_counter()
+                timings = pipeline.run(*inputs).timings_ms
+                timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
+                for stage, ms in timings.items():
+                    collected.setdefault(stage, []).append(ms)
     return [
         {
             stage: {
@@ -81,7 +89,7 @@ def benchmark_many(
     runs: int = 30,
     warmup: int = 3,
 ) -> list[dict[str, Any]]:
-    """`tryon bench` reports of several artifacts measured side by side (interleaved)."""
+    """`tryon bench` reports of several artifacts measured side by side (in turns, see TURN)."""
     from tryon_app.core.engine import default_model_dir
 
     options = options or RuntimeOptions()
