@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from tryon_app.core.pipeline import PRECISIONS
+
 log = logging.getLogger("optimize")
 
 
@@ -79,6 +81,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         args.usage.error("--warp and --gen go together")
     if torch_mode and args.teacher is not None:
         args.usage.error("--teacher compares artifacts: use it with --model")
+    if torch_mode and args.precision != "f32":
+        args.usage.error("--precision is an OpenVINO hint: use it with --model")
     if torch_mode:
         from optimization.checkpoints import load_models
         from optimization.evaluate import evaluate_models
@@ -96,6 +100,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             teacher=args.teacher,
             limit=args.limit,
             bench_runs=args.bench_runs,
+            precision=args.precision,
             progress=not args.quiet,
         ).to_dict()
     text = json.dumps(metrics, indent=2) + "\n"
@@ -247,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=30,
         help="timed runs for the speed measurement, 0 to skip (--model; default 30)",
+    )
+    evaluate.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="f32",
+        help="OpenVINO inference precision hint of the --model run and its speed measurement, "
+        "e.g. bf16 on CPUs that have it; the --teacher reference always runs at f32 (default f32)",
     )
     evaluate.add_argument("--json", default=None, help="also write the results here")
     evaluate.set_defaults(handler=_cmd_evaluate, usage=evaluate)

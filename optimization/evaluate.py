@@ -79,7 +79,8 @@ def evaluate_models(
 # Exported artifacts, through the app's own pipeline
 
 # The runtime settings of every artifact measurement: the app's split layout and the f32 hint
-# (this CPU defaults to bf16, which would blur the comparison of fp32 and int8 variants).
+# (this CPU defaults to bf16, which would blur the comparison of fp32 and int8 variants). An
+# evaluation may ask for another hint for the model measured; its teacher always runs at f32.
 EVALUATION_PRECISION_HINT = "f32"
 EVALUATION_LAYOUT = "split"
 
@@ -106,6 +107,7 @@ class ArtifactEvaluation:
         stats: `optimization.model_stats.ArtifactStats.to_dict()`.
         speed: the `tryon bench` report (per-stage p50/p90/mean ms, try-ons per second), None
             when benchmarking was skipped.
+        precision_hint: the inference precision hint the model ran with (the teacher: f32).
     """
 
     model: str
@@ -123,6 +125,7 @@ class ArtifactEvaluation:
     fid_note: str | None
     stats: dict[str, Any]
     speed: dict[str, Any] | None
+    precision_hint: str = EVALUATION_PRECISION_HINT
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,15 +143,19 @@ class ArtifactEvaluation:
         return path
 
 
-def artifact_pipeline(model_dir: str | Path):
+def evaluation_options(precision: str = EVALUATION_PRECISION_HINT):
+    """The runtime settings an evaluation runs an artifact with."""
+    from tryon_app.core.pipeline import RuntimeOptions
+
+    return RuntimeOptions(precision=precision, layout=EVALUATION_LAYOUT, cache_dir=None)
+
+
+def artifact_pipeline(model_dir: str | Path, precision: str = EVALUATION_PRECISION_HINT):
     """The app's pipeline for an artifact, with the evaluation's runtime settings."""
     from tryon_app.core.artifact import load_artifact
-    from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
+    from tryon_app.core.pipeline import TryOnPipeline
 
-    options = RuntimeOptions(
-        precision=EVALUATION_PRECISION_HINT, layout=EVALUATION_LAYOUT, cache_dir=None
-    )
-    return TryOnPipeline(load_artifact(model_dir), options)
+    return TryOnPipeline(load_artifact(model_dir), evaluation_options(precision))
 
 
 def _pair_inputs(item: dict) -> tuple:
@@ -180,6 +187,7 @@ def evaluate_artifact(
     teacher_outputs: list | None = None,
     limit: int | None = None,
     bench_runs: int = 30,
+    precision: str = EVALUATION_PRECISION_HINT,
     progress: bool = True,
 ) -> ArtifactEvaluation:
     """Run an artifact through the app's pipeline on every pair of `data` and measure it.
@@ -192,6 +200,8 @@ def evaluate_artifact(
             report of several variants runs the teacher once; `teacher` then only names it.
         limit: the first N pairs only.
         bench_runs: timed runs of `tryon bench`'s measurement; 0 skips it.
+        precision: inference precision hint of the model (and its speed measurement), e.g.
+            "bf16" to see what the CPU's bf16 costs; the teacher's try-ons are always f32.
         progress: show a progress bar.
     """
     from tqdm import tqdm
@@ -203,7 +213,7 @@ def evaluate_artifact(
     model_dir = Path(model_dir)
     dataset = VitonPairs(data)
     count = len(dataset) if limit is None else min(limit, len(dataset))
-    pipeline = artifact_pipeline(model_dir)
+    pipeline = artifact_pipeline(model_dir, precision)
     if teacher_outputs is None and teacher is not None:
         teacher_outputs = teacher_tryons(teacher, data, limit=count, progress=progress)
     if teacher_outputs is not None and len(teacher_outputs) < count:
@@ -245,11 +255,8 @@ def evaluate_artifact(
     speed = None
     if bench_runs > 0:
         from tryon_app.core.bench import benchmark
-        from tryon_app.core.pipeline import RuntimeOptions
 
-        options = RuntimeOptions(
-            precision=EVALUATION_PRECISION_HINT, layout=EVALUATION_LAYOUT, cache_dir=None
-        )
+        options = evaluation_options(precision)
         speed = benchmark(model_dir, options, runs=bench_runs, warmup=min(3, bench_runs))
     metadata = pipeline.artifact.metadata
     return ArtifactEvaluation(
@@ -268,4 +275,5 @@ def evaluate_artifact(
         fid_note=fid_note,
         stats=artifact_stats(model_dir).to_dict(),
         speed=speed,
+        precision_hint=precision,
     )

@@ -76,6 +76,25 @@ def test_artifact_evaluation_measures_quality_size_and_speed(
     )
     assert itself.ssim_vs_teacher == pytest.approx(1.0, abs=1e-4)
     assert itself.speed is None and itself.pairs == 2
+    assert itself.precision_hint == "f32"
+    older = {key: value for key, value in itself.to_dict().items() if key != "precision_hint"}
+    assert ArtifactEvaluation.from_dict(older).precision_hint == "f32"  # results written before
+
+
+def test_evaluation_runs_the_model_at_the_asked_precision_and_the_teacher_at_f32(
+    run_folder, synthetic_pairs, no_fid_weights
+):
+    import openvino as ov
+
+    teacher = run_folder / "artifacts" / "teacher-fp32"
+    result = evaluate_artifact(
+        teacher, synthetic_pairs, teacher=teacher, bench_runs=0, precision="bf16", progress=False
+    )
+    assert result.precision_hint == "bf16"
+    assert 0.9 < result.ssim_vs_teacher <= 1.0
+    if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        # bf16 rounding moved the try-on: the model did not run at f32 like its reference.
+        assert result.ssim_vs_teacher < 1.0
 
 
 def test_evaluate_command_writes_json(
@@ -101,6 +120,7 @@ def test_evaluate_command_writes_json(
     assert code == 0
     document = json.loads(out.read_text())
     assert document["pairs"] == 1 and document["ssim_vs_teacher"] is None
+    assert document["precision_hint"] == "f32"
     assert json.loads(capsys.readouterr().out) == document
 
 
@@ -111,6 +131,7 @@ def test_evaluate_command_writes_json(
         ["--model", "M", "--warp", "W", "--gen", "G"],
         ["--warp", "W"],
         ["--warp", "W", "--gen", "G", "--teacher", "T"],
+        ["--warp", "W", "--gen", "G", "--precision", "bf16"],
     ],
 )
 def test_evaluate_modes_are_mutually_exclusive(arguments, capsys):
