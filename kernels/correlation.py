@@ -249,13 +249,13 @@ def correlation(
     first, second, out, flow = _validated(first, second, out, layout, flow)
     if _resolve_backend() == "numba":
         channels_last = layout == "NHWC"
-        kernels = _numba_kernels
+        impl = _numba_kernels
         with _kernel_lock:
             if first.size < SERIAL_BELOW:
-                kernels.correlation_rows_serial(first, second, out, channels_last, flow)
+                impl.correlation_rows_serial(first, second, out, channels_last, flow)
             else:
-                chunk = kernels.rows_per_chunk(out.shape[0], out.shape[2])
-                kernels.correlation_rows(first, second, out, chunk, channels_last, flow)
+                chunk = impl.rows_per_chunk(out.shape[0], out.shape[2])
+                impl.correlation_rows(first, second, out, chunk, channels_last, flow)
         return out
     return _reference_into(first, second, out, layout, flow)
 
