@@ -13,7 +13,8 @@ A run folder holds one student being compressed from one teacher::
 
 ``optimize cwm --ratio 0.4 --out RUN`` prunes the warping module, distils it and exports;
 ``optimize igm --ratio 0.25 --out RUN`` then does the same to the generator of the same
-student, and ``--qat`` adds INT8 quantization-aware training of both.
+student, and ``--qat`` adds INT8 quantization-aware training of both (``--int8 igm``: of the
+generator only, the warping module staying float).
 """
 
 from __future__ import annotations
@@ -262,10 +263,15 @@ def distill_stage(
 
 @dataclass(frozen=True)
 class QatRecipe:
-    """Quantization-aware training: calibration, then distillation of the quantized graphs."""
+    """Quantization-aware training: calibration, then distillation of the quantized graphs.
+
+    `modules` are quantized and fine-tuned (``cwm``, ``igm`` or both); the other stays float and
+    frozen.
+    """
 
     calibration_pairs: int = 32
     distill: DistillRecipe | None = None
+    modules: tuple[str, ...] = ("cwm", "igm")
 
 
 def qat_stage(
@@ -276,10 +282,13 @@ def qat_stage(
 
     from optimization.data.viton import VitonPairs
     from optimization.export import SplitTryOn
-    from optimization.qat import quantize_split, save_qat
+    from optimization.qat import graph_network, quantize_split, save_qat
 
     if recipe.distill is None:
         raise ValueError("QAT needs a distillation recipe (data and schedule)")
+    if not recipe.modules or not set(recipe.modules) <= set(MODULES):
+        raise ValueError(f"QAT modules must be from {tuple(MODULES)}, got {recipe.modules}")
+    networks = tuple(MODULES[module] for module in recipe.modules)
     warp_model, gen_model = run.student()
     warp_model.eval(), gen_model.eval()
     samples = []
@@ -287,14 +296,15 @@ def qat_stage(
         samples.append(tuple(batch[k] for k in ("person", "clothes", "edge")))
         if len(samples) == recipe.calibration_pairs:
             break
-    quantized = quantize_split(SplitTryOn.from_models(warp_model, gen_model), samples)
+    quantized = quantize_split(SplitTryOn.from_models(warp_model, gen_model), samples, networks)
     warp_widths, gen_widths = measure_widths(warp_model), measure_widths(gen_model)
     path = run.root / "qat" / "qat.pth"
 
     def save(epoch: int) -> None:
-        save_qat(path, quantized, warp_widths, gen_widths, epoch=epoch)
+        save_qat(path, quantized, warp_widths, gen_widths, networks, epoch=epoch)
 
-    distill_recipe = replace(recipe.distill, train=("warp", "gen"), feature_weight=0.0)
+    trainable = [g for p, g in quantized.graphs().items() if graph_network(p) in networks]
+    distill_recipe = replace(recipe.distill, train=networks, feature_weight=0.0)
     if distill_recipe.epochs == 0:
         save(0)
     else:
@@ -303,7 +313,7 @@ def qat_stage(
             TorchTryOn(*run.teacher()),
             quantized,
             run.root / "qat",
-            trainable=[quantized],
+            trainable=trainable,
             save=save,
             resume=resume,
             progress=progress,

@@ -39,6 +39,7 @@ def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: fl
         threads=args.threads,
         device=args.device,
         autocast_bf16=args.bf16,
+        frozen_batchnorm=args.batchnorm == "frozen",
     )
 
 
@@ -80,7 +81,7 @@ def _export(run, variant: str, **options) -> None:
 
 def _cmd_module(args: argparse.Namespace) -> None:
     """`optimize cwm|igm`: prune, distil, optionally QAT, export."""
-    from optimization.compress import QatRecipe, distill_stage, prune_stage, qat_stage
+    from optimization.compress import distill_stage, prune_stage, qat_stage
 
     run = _open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
@@ -108,12 +109,9 @@ def _cmd_module(args: argparse.Namespace) -> None:
         _export(run, variant_name(run, "ptq-nncf"), precision="int8")
         _export(run, variant_name(run, "ptq-inc"), precision="int8", quantizer="inc")
     if args.qat:
-        recipe = QatRecipe(
-            calibration_pairs=args.calibration_pairs,
-            distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
-        )
+        recipe = _qat_recipe(args, data)
         qat_stage(run, recipe, progress=not args.quiet)
-        _export(run, variant_name(run, "qat-int8"), qat=True)
+        _export(run, _qat_variant(run, recipe), qat=True)
 
 
 def _cmd_prune(args: argparse.Namespace) -> None:
@@ -143,18 +141,35 @@ def _cmd_distill(args: argparse.Namespace) -> None:
 
 
 def _cmd_qat(args: argparse.Namespace) -> None:
-    from optimization.compress import QatRecipe, qat_stage
+    from optimization.compress import qat_stage
 
     run = _open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
-    recipe = QatRecipe(
-        calibration_pairs=args.calibration_pairs,
-        distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
-    )
+    recipe = _qat_recipe(args, data)
     path = qat_stage(run, recipe, resume=args.resume, progress=not args.quiet)
     print(f"qat checkpoint: {path}")
     if not args.no_export:
-        _export(run, variant_name(run, "qat-int8"), qat=True)
+        _export(run, _qat_variant(run, recipe), qat=True)
+
+
+def _qat_recipe(args: argparse.Namespace, data: Path):
+    from optimization.compress import QatRecipe
+
+    return QatRecipe(
+        calibration_pairs=args.calibration_pairs,
+        distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
+        modules=tuple(dict.fromkeys(args.int8)),
+    )
+
+
+def _qat_variant(run, recipe) -> str:
+    """`...-qat-int8`, or `...-qat-int8-igm` when only some modules are quantized."""
+    from optimization.compress import MODULES
+
+    suffix = "qat-int8"
+    if set(recipe.modules) != set(MODULES):
+        suffix += "-" + "-".join(sorted(recipe.modules))
+    return variant_name(run, suffix)
 
 
 def _cmd_ptq(args: argparse.Namespace) -> None:
@@ -298,6 +313,15 @@ def _add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, lr:
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast of the convolutions")
     parser.add_argument(
+        "--batchnorm",
+        choices=("frozen", "batch"),
+        default="frozen",
+        help="frozen: BatchNorm of the trained network keeps its running statistics (the "
+        "warp needs this: its try-on moves with them); batch: it normalises with batch "
+        "statistics and updates them, which helps a generator recover right after pruning "
+        "(default frozen)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted fine-tuning from its last epoch",
@@ -346,6 +370,16 @@ def _add_qat_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=32,
         help="pairs NNCF calibrates the quantizers on (default 32)",
+    )
+    parser.add_argument(
+        "--int8",
+        nargs="+",
+        choices=("cwm", "igm"),
+        default=["cwm", "igm"],
+        metavar="MODULE",
+        help="modules quantized to INT8, cwm and/or igm (default both); a module left out "
+        "stays float and is not trained (the app's bf16 hint runs it in bf16 where the CPU "
+        "has bf16)",
     )
 
 

@@ -304,7 +304,8 @@ def export_artifact(
             the artifact is verified against them. Needs ``precision="int8"``.
         quantizer: post-training int8 by `nncf` (``optimization/quantize.py``) or `inc` (Intel
             Neural Compressor, ``optimization/inc_ptq.py``; a graph it cannot quantize stays
-            float). Metadata records it and the graphs that came out quantized.
+            float). Metadata records it. Every int8 artifact lists the graphs that came out
+            quantized (`quantized_graphs`).
     """
     import openvino as ov
 
@@ -342,7 +343,7 @@ def export_artifact(
             from optimization.quantize import quantize_graph
 
             model = quantize_graph(model, spec, quantized_inputs[spec.relative_path])
-        if post_training:
+        if precision == "int8":
             from optimization.inc_ptq import count_fake_quantize
 
             quantized_graphs += [spec.relative_path] if count_fake_quantize(model) else []
@@ -354,7 +355,8 @@ def export_artifact(
     document = {
         "name": out_dir.name,
         "precision": precision,
-        **({"quantizer": quantizer, "quantized_graphs": quantized_graphs} if post_training else {}),
+        **({"quantizer": quantizer} if post_training else {}),
+        **({"quantized_graphs": quantized_graphs} if precision == "int8" else {}),
         "input": {
             "height": HEIGHT,
             "width": WIDTH,

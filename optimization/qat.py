@@ -2,15 +2,19 @@
 
 The app runs PF-AFN as separate graphs with the cost volume computed between them, so QAT
 quantizes exactly those graphs (``SplitTryOn`` in ``optimization/export.py``): each is
-calibrated by ``nncf.quantize`` on the inputs it really receives, then all are fine-tuned
+calibrated by ``nncf.quantize`` on the inputs it really receives, then they are fine-tuned
 together, chained through the torch correlation, with the distillation loss against the float
 teacher. Exported, each graph's fake-quantize layers become OpenVINO FakeQuantize ops (INT8
 kernels on CPU); the fused layout is the same quantized graphs traced as one.
 
-Kept in float: grid sampling (warps and grid composition), the base-grid arithmetic, the last
-convolution of every flow head, whose 2-channel output is an offset in pixels (a normalised-grid
-error of 1e-3 is already 0.1 px and the five levels compound it), and the final composite of
-the warped garment over the rendered person.
+Either network can stay float as a whole (``networks``): on this project's models INT8 of the
+warping module costs most of the quality (its graphs compute the flow), INT8 of the generator
+little, and a float graph can still run in bf16 where the CPU has it.
+
+Kept in float inside a quantized graph: grid sampling (warps and grid composition), the
+base-grid arithmetic, the last convolution of every flow head, whose 2-channel output is an
+offset in pixels (a normalised-grid error of 1e-3 is already 0.1 px and the five levels
+compound it), and the final composite of the warped garment over the rendered person.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,15 @@ FLOAT_PATTERNS = (
 os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
 
 
+NETWORKS = ("warp", "gen")
+RENDER_PATH = "split/render.xml"
+
+
+def graph_network(path: str) -> str:
+    """The network (`warp` or `gen`) a split graph computes: the render graph is the generator."""
+    return "gen" if path == RENDER_PATH else "warp"
+
+
 def _ignored_scope():
     import nncf
 
@@ -65,14 +77,21 @@ def record_graph_inputs(
 
 
 def quantize_split(
-    split: SplitTryOn, samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+    split: SplitTryOn,
+    samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    networks: tuple[str, ...] = NETWORKS,
 ) -> SplitTryOn:
-    """A copy of `split` whose graphs carry NNCF fake-quantize layers, calibrated on `samples`."""
+    """A copy of `split` whose graphs of `networks` carry NNCF fake-quantize layers, calibrated
+    on `samples`; the other graphs are float copies."""
     import nncf
 
+    _check_networks(networks)
     recorded = record_graph_inputs(split, samples)
     quantized = {}
     for path, graph in split.graphs().items():
+        if graph_network(path) not in networks:
+            quantized[path] = copy.deepcopy(graph).eval()
+            continue
         inputs = recorded[path]
         log.info("calibrating %s on %d samples", path, len(inputs))
         quantized[path] = nncf.quantize(
@@ -84,19 +103,14 @@ def quantize_split(
     return _assemble(quantized)
 
 
+def _check_networks(networks: tuple[str, ...]) -> None:
+    if not networks or not set(networks) <= set(NETWORKS):
+        raise ValueError(f"quantize networks from {NETWORKS}, got {networks}")
+
+
 def _assemble(graphs: dict[str, nn.Module]) -> SplitTryOn:
     levels = [graphs[f"split/level_{i}.xml"] for i in range(len(graphs) - 2)]
     return SplitTryOn(graphs["split/features.xml"], levels, graphs["split/render.xml"])
-
-
-@dataclass(frozen=True)
-class QatCheckpoint:
-    """Everything needed to rebuild quantized split graphs: widths and, per graph, NNCF's
-    configuration (where the quantizers sit) with the state dict (weights and ranges)."""
-
-    warp_widths: WarpWidths
-    gen_widths: GenWidths
-    graphs: dict[str, dict[str, Any]]
 
 
 def save_qat(
@@ -104,13 +118,20 @@ def save_qat(
     quantized: SplitTryOn,
     warp_widths: WarpWidths,
     gen_widths: GenWidths,
+    networks: tuple[str, ...] = NETWORKS,
     **extra: Any,
 ) -> None:
-    """Write a QAT checkpoint; it loads with ``weights_only=True`` (see :func:`load_qat`)."""
+    """Write a QAT checkpoint: both networks' widths and, per graph, the state dict (weights
+    and quantizer ranges) with NNCF's configuration (where the quantizers sit; none for the
+    graphs of networks left float). It loads with ``weights_only=True`` (see :func:`load_qat`)."""
     import nncf.torch
 
+    _check_networks(networks)
     graphs = {
-        name: {"config": nncf.torch.get_config(graph), "state_dict": graph.state_dict()}
+        name: {
+            "config": nncf.torch.get_config(graph) if graph_network(name) in networks else None,
+            "state_dict": graph.state_dict(),
+        }
         for name, graph in quantized.graphs().items()
     }
     payload = {
@@ -118,6 +139,7 @@ def save_qat(
         "version": VERSION,
         "warp_widths": warp_widths.to_dict(),
         "gen_widths": gen_widths.to_dict(),
+        "networks": list(networks),
         "graphs": graphs,
         **extra,
     }
@@ -149,7 +171,9 @@ def load_qat(path: str | Path) -> tuple[SplitTryOn, AFWM, ResUnetGenerator]:
     graphs = {}
     for name, graph in float_split.graphs().items():
         stored = payload["graphs"][name]
-        restored = nncf.torch.load_from_config(copy.deepcopy(graph), stored["config"])
+        restored = copy.deepcopy(graph)
+        if stored["config"] is not None:
+            restored = nncf.torch.load_from_config(restored, stored["config"])
         restored.load_state_dict(stored["state_dict"])
         graphs[name] = restored.eval()
     return _assemble(graphs), warp_model, gen_model

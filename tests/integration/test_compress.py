@@ -184,3 +184,62 @@ def test_distillation_runs_under_torchrun_with_two_processes(teacher_and_data, t
     assert any(
         not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point()
     )
+
+
+def test_qat_of_the_generator_alone_keeps_the_warping_graphs_float_and_frozen(
+    teacher_and_data, tmp_path
+):
+    from optimization.export import SplitTryOn
+    from optimization.qat import load_qat
+
+    root = teacher_and_data
+    run = tmp_path / "run"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
+    for module in ("cwm", "igm"):
+        assert optimize(["-q", "prune", module, "--ratio", "0.5", "--round-to", "4", *common]) == 0
+    qat = ["-q", "qat", "--int8", "igm", "--qat-epochs", "1", "--calibration-pairs", "2"]
+    assert optimize([*qat, *common, "--batch-size", "3"]) == 0
+
+    quantized, _, _ = load_qat(run / "qat" / "qat.pth")
+    student = SplitTryOn.from_models(
+        load_network(run / "student" / "warp.pth", "warp").eval(),
+        load_network(run / "student" / "gen.pth", "gen").eval(),
+    )
+    for path, graph in quantized.graphs().items():
+        if path == "split/render.xml":
+            continue
+        expected = student.graphs()[path].state_dict()
+        assert graph.state_dict().keys() == expected.keys(), path
+        assert all(torch.equal(graph.state_dict()[k], expected[k]) for k in expected), path
+
+    artifact = run / "artifacts" / "cwm0.5-igm0.5-qat-int8-igm"
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    assert metadata["precision"] == "int8"
+    assert metadata["quantized_graphs"] == ["split/render.xml", "fused.xml"]
+    assert "FakeQuantize" in (artifact / "split" / "render.xml").read_text()
+    for level in ("features", "level_0", "level_4"):
+        assert "FakeQuantize" not in (artifact / "split" / f"{level}.xml").read_text(), level
+
+
+def test_distillation_keeps_batchnorm_statistics_and_trains_the_rest(teacher_and_data, tmp_path):
+    root = teacher_and_data
+    run = tmp_path / "run"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
+    assert optimize(["-q", "prune", "cwm", "--ratio", "0.5", "--round-to", "4", *common]) == 0
+    before = load_network(run / "student" / "warp.pth", "warp").state_dict()
+    assert optimize(["-q", "distill", "cwm", "--epochs", "1", *common, "--batch-size", "3"]) == 0
+    after = load_network(run / "student" / "warp.pth", "warp").state_dict()
+
+    statistics = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert statistics
+    assert all(torch.equal(before[k], after[k]) for k in statistics)
+    scales = [k for k in before if k.replace(".weight", ".running_var") in statistics]
+    assert scales and any(not torch.equal(before[k], after[k]) for k in scales)
+    convolutions = [k for k in before if k.endswith(".weight") and before[k].dim() == 4]
+    assert any(not torch.equal(before[k], after[k]) for k in convolutions)
+
+    # With batch statistics, the running averages move.
+    distill = ["-q", "distill", "cwm", "--epochs", "1", "--batchnorm", "batch"]
+    assert optimize([*distill, *common, "--batch-size", "3"]) == 0
+    moved = load_network(run / "student" / "warp.pth", "warp").state_dict()
+    assert any(not torch.equal(after[k], moved[k]) for k in statistics)

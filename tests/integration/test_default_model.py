@@ -68,49 +68,6 @@ def test_default_beats_returning_the_person_unchanged_on_held_out_pairs(tmp_path
     assert result.ssim_vs_gt >= identity + 0.05
 
 
-def test_legacy_level_graph_cut_keeps_its_flow_and_the_kernel_warps_as_it_did():
-    """models/default was exported when level graphs still warped the next level's clothes
-    feature. Cut at load, a level gives the same flow, and the kernel's warp of the next feature
-    correlates like the graph's own warped copy did."""
-    import openvino as ov
-
-    import kernels
-    from tryon_app.core.pipeline import _without_legacy_warp
-
-    core = ov.Core()
-    config = {"INFERENCE_PRECISION_HINT": "f32"}
-    path = DEFAULT / load_artifact(DEFAULT).split_files()["levels"][3]
-    whole = core.compile_model(core.read_model(path), "CPU", config)
-    cut = core.compile_model(_without_legacy_warp(core.read_model(path)), "CPU", config)
-    assert {port.get_any_name() for port in cut.inputs} == {
-        "corr",
-        "cloth_feature",
-        "person_feature",
-        "last_flow",
-    }
-    rng = np.random.default_rng(4)
-    inputs = {port.get_any_name(): port for port in whole.inputs}
-    feed = {
-        name: rng.standard_normal(tuple(port.shape)).astype(np.float32)
-        for name, port in inputs.items()
-    }
-    height, width = feed["last_flow"].shape[2:]
-    ys, xs = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
-    feed["last_flow"] = (np.stack([xs, ys])[None] + 0.05 * feed["last_flow"]).astype(np.float32)
-    out_whole = whole(feed)
-    out_cut = cut({name: value for name, value in feed.items() if name != "next_cloth_feature"})
-    flow = out_whole[whole.output("flow")]
-    np.testing.assert_array_equal(out_cut[cut.output("flow")], flow)
-
-    warped = out_whole[whole.output("next_warped_cloth_feature")]
-    person = rng.standard_normal(warped.shape).astype(np.float32)
-    expected = kernels.correlation(warped, person)
-    got = kernels.correlation(feed["next_cloth_feature"], person, flow=flow)
-    # Float rounding only (GridSample's weights may round differently); a wrong convention
-    # moves values by their own size.
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
-
-
 @pytest.mark.optimize
 def test_teacher_checkpoints_rebuild_at_their_recorded_widths():
     pytest.importorskip("torch")

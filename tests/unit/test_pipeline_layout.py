@@ -3,6 +3,8 @@ tensors turn NHWC, and that values survive) and the cut of older level graphs' f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
@@ -10,6 +12,8 @@ import pytest
 
 import kernels
 from tryon_app.core.pipeline import _channels_last_interface, _without_legacy_warp
+
+LEGACY_LEVEL = Path(__file__).parents[1] / "data" / "legacy_level_3.xml"
 
 
 def feature_model() -> ov.Model:
@@ -103,3 +107,42 @@ def test_kernel_warp_reads_what_openvino_grid_sample_gives(shape):
     expected = kernels.correlation(warped, second)
     got = kernels.correlation(feature, second, flow=flow)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def test_legacy_level_graph_cut_keeps_its_flow_and_the_kernel_warps_as_it_did():
+    """Artifacts exported before the correlation kernel warped the clothes feature have level
+    graphs that make a warped copy of it (tests/data/legacy_level_3: level 3 of an earlier
+    shipped default). Cut at load, a level gives the same flow, and the kernel's warp of the
+    next feature correlates like the graph's own warped copy did."""
+    core = ov.Core()
+    config = {"INFERENCE_PRECISION_HINT": "f32"}
+    path = LEGACY_LEVEL
+    whole = core.compile_model(core.read_model(path), "CPU", config)
+    cut = core.compile_model(_without_legacy_warp(core.read_model(path)), "CPU", config)
+    assert {port.get_any_name() for port in cut.inputs} == {
+        "corr",
+        "cloth_feature",
+        "person_feature",
+        "last_flow",
+    }
+    rng = np.random.default_rng(4)
+    inputs = {port.get_any_name(): port for port in whole.inputs}
+    feed = {
+        name: rng.standard_normal(tuple(port.shape)).astype(np.float32)
+        for name, port in inputs.items()
+    }
+    height, width = feed["last_flow"].shape[2:]
+    ys, xs = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    feed["last_flow"] = (np.stack([xs, ys])[None] + 0.05 * feed["last_flow"]).astype(np.float32)
+    out_whole = whole(feed)
+    out_cut = cut({name: value for name, value in feed.items() if name != "next_cloth_feature"})
+    flow = out_whole[whole.output("flow")]
+    np.testing.assert_array_equal(out_cut[cut.output("flow")], flow)
+
+    warped = out_whole[whole.output("next_warped_cloth_feature")]
+    person = rng.standard_normal(warped.shape).astype(np.float32)
+    expected = kernels.correlation(warped, person)
+    got = kernels.correlation(feed["next_cloth_feature"], person, flow=flow)
+    # Float rounding only (GridSample's weights may round differently); a wrong convention
+    # moves values by their own size.
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
