@@ -34,6 +34,7 @@ def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: fl
         batch_size=args.batch_size,
         lr=lr,
         feature_weight=args.feature_weight,
+        supervised_weight=args.supervised_weight,
         max_minutes=args.max_minutes,
         seed=args.seed,
         threads=args.threads,
@@ -301,6 +302,13 @@ def _add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, lr:
         type=float,
         default=1.0,
         help="weight of intermediate-feature matching (default 1; 0 disables)",
+    )
+    parser.add_argument(
+        "--supervised-weight",
+        type=float,
+        default=0.5,
+        help="weight of PF-AFN's supervised losses where the data has ground truth (default "
+        "0.5; 0 trains on the teacher alone, which keeps the student closest to the teacher)",
     )
     parser.add_argument(
         "--max-minutes",

@@ -243,3 +243,19 @@ def test_distillation_keeps_batchnorm_statistics_and_trains_the_rest(teacher_and
     assert optimize([*distill, *common, "--batch-size", "3"]) == 0
     moved = load_network(run / "student" / "warp.pth", "warp").state_dict()
     assert any(not torch.equal(after[k], moved[k]) for k in statistics)
+
+
+def test_supervised_weight_zero_trains_on_the_teacher_alone(teacher_and_data, tmp_path):
+    root = teacher_and_data
+    run = tmp_path / "run"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
+    assert optimize(["-q", "prune", "igm", "--ratio", "0.5", "--round-to", "4", *common]) == 0
+    history = run / "distill_igm" / "distill_history.jsonl"
+    for weight in ("0.5", "0"):
+        distill = ["-q", "distill", "igm", "--epochs", "1", "--supervised-weight", weight]
+        assert optimize([*distill, *common, "--batch-size", "3"]) == 0
+    with_gt, teacher_only = (json.loads(line) for line in history.read_text().splitlines())
+    assert with_gt["supervised"] > 0
+    assert "supervised" not in teacher_only
+    recipe = json.loads((run / "stages" / "distill_igm.json").read_text())["recipe"]
+    assert recipe["supervised_weight"] == 0
