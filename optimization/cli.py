@@ -69,6 +69,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
         onnx=args.format == "onnx",
         metadata={"source": {"warp": str(args.warp), "gen": str(args.gen)}},
         quantizer=args.quantizer,
+        float_graphs=tuple(args.float or ()),
     )
     print(f"artifact: {out}")
 
@@ -220,6 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="nncf",
         help="int8 post-training quantizer: NNCF or Intel Neural Compressor (PT2E); a graph INC "
         "cannot quantize stays float, and metadata lists the quantized graphs (default nncf)",
+    )
+    export.add_argument(
+        "--float",
+        nargs="+",
+        choices=("features", "levels", "render"),  # export.GRAPH_ROLES, without importing torch
+        metavar="GRAPHS",
+        help="int8: split graphs to keep in float, from features (both encoders and FPNs), "
+        "levels (the flow heads, where INT8 costs most quality) and render (the generator); "
+        "the fused graph then stays float too",
     )
     export.add_argument(
         "--format", choices=("ir", "onnx"), default="ir", help="onnx: also write fused.onnx"

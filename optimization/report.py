@@ -226,6 +226,17 @@ def markdown_table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def spread(values: list[float], gap: float) -> list[float]:
+    """Heights for labels of `values`: each as close to its value as it can be while at least
+    `gap` above the next lower label (ties keep their order)."""
+    heights = list(values)
+    floor = -math.inf
+    for index in sorted(range(len(values)), key=values.__getitem__):
+        heights[index] = max(values[index], floor + gap)
+        floor = heights[index]
+    return heights
+
+
 def plot_quality_vs_size(variants: list[Variant], baseline: Variant, path: Path) -> bool:
     """Scatter of SSIM vs the teacher against total file size; False when nothing to plot."""
     from matplotlib.figure import Figure
@@ -240,22 +251,26 @@ def plot_quality_vs_size(variants: list[Variant], baseline: Variant, path: Path)
         return False
     figure = Figure(figsize=(7.5, 4.8), dpi=120, layout="constrained")
     axes = figure.add_subplot()
-    for variant, quality in points:
+    sizes = [variant.total_mb for variant, _ in points]
+    qualities = [quality for _, quality in points]
+    low = min(qualities)
+    bottom, top = low - max(0.02, (1 - low) * 0.25), 1 + max(0.01, (1 - low) * 0.12)
+    # Variants of one size cluster; their labels stack upwards, a leader line back to each point.
+    label_heights = spread(qualities, gap=(top - bottom) * 0.05)
+    for (variant, quality), height in zip(points, label_heights, strict=True):
         colour = "#C44E52" if variant is baseline else "#4C72B0"
         marker = "s" if variant.precision == "int8" else "o"
         axes.scatter(variant.total_mb, quality, s=70, color=colour, marker=marker, zorder=3)
         axes.annotate(
             variant.name,
             (variant.total_mb, quality),
-            xytext=(7, 5),
-            textcoords="offset points",
+            xytext=(variant.total_mb + max(sizes) * 0.04, height),
+            va="center",
             fontsize=9,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.7, "shrinkB": 4},
         )
-    sizes = [variant.total_mb for variant, _ in points]
-    qualities = [quality for _, quality in points]
     axes.set_xlim(0, max(sizes) * 1.3)
-    low = min(qualities)
-    axes.set_ylim(low - max(0.02, (1 - low) * 0.25), 1 + max(0.01, (1 - low) * 0.12))
+    axes.set_ylim(bottom, top)
     axes.set_xlabel("model files on disk, split layout (MB)")
     axes.set_ylabel(f"SSIM of the try-on vs {baseline.name}")
     axes.set_title("Quality against size (squares: int8; red: the teacher)")

@@ -115,20 +115,68 @@ def test_int8_artifact_quantizes_convolutions(tiny_models, tmp_path):
     assert verification["split_max_abs_p_tryon"] > 1e-4  # it really is quantized
 
 
-def test_export_outside_tolerance_fails_in_one_line(tiny_models, tmp_path, monkeypatch, capsys):
+@pytest.mark.slow
+def test_int8_keeps_the_named_graphs_float(tiny_models, tmp_path):
+    from optimization.quantize import load_calibration
+
+    calibration = load_calibration(None, size=4)
+    out = export_artifact(
+        *tiny_models,
+        tmp_path / "int8",
+        precision="int8",
+        calibration=calibration,
+        float_graphs=("levels",),
+    )
+    quantized = {
+        p.relative_to(out).as_posix() for p in out.rglob("*.xml") if "FakeQuantize" in p.read_text()
+    }
+    assert quantized == {"split/features.xml", "split/render.xml"}
+    metadata = load_artifact(out).metadata
+    assert sorted(metadata["quantized_graphs"]) == sorted(quantized)
+    assert metadata["float_graphs"] == ["levels"]
+
+
+@pytest.mark.parametrize(
+    ("precision", "float_graphs"), [("int8", ("flow",)), ("fp32", ("levels",))]
+)
+def test_float_graphs_are_checked_before_anything_is_written(
+    tiny_models, tmp_path, precision, float_graphs
+):
+    with pytest.raises(ValueError, match="float graphs"):
+        export_artifact(
+            *tiny_models, tmp_path / "out", precision=precision, float_graphs=float_graphs
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_outside_tolerance_fails_in_one_line_and_keeps_the_old_artifact(
+    tiny_models, tiny_artifact, tmp_path, monkeypatch, capsys
+):
+    import copy
+    import shutil
+
     from optimization import export
     from optimization.checkpoints import save_checkpoint
     from optimization.cli import main as optimize
     from optimization.prune import measure_widths
 
-    for name, model in zip(("warp", "gen"), tiny_models, strict=True):
+    warp_model, gen_model = tiny_models
+    retrained = copy.deepcopy(gen_model)  # a new model, so its files would differ
+    with torch.no_grad():
+        next(retrained.parameters()).add_(0.1)
+    for name, model in (("warp", warp_model), ("gen", retrained)):
         save_checkpoint(tmp_path / f"{name}.pth", model, measure_widths(model))
+    out = shutil.copytree(tiny_artifact, tmp_path / "out")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     # No export is exact to a negative bound: stands in for a model that does not convert well.
     monkeypatch.setitem(export.TOLERANCE, "fp32", ("max", -1.0))
     arguments = ["--warp", str(tmp_path / "warp.pth"), "--gen", str(tmp_path / "gen.pth")]
-    code = optimize(["-q", "export", *arguments, "--out", str(tmp_path / "out")])
+    code = optimize(["-q", "export", *arguments, "--out", str(out)])
 
     assert code == 1
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1
-    assert "differs from torch" in error and "tolerance" in error
+    assert "differs from torch" in error and "tolerance" in error and "left as it was" in error
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gen.pth", "out", "warp.pth"]

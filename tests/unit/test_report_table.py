@@ -15,6 +15,7 @@ from optimization.report import (  # noqa: E402
     choose_baseline,
     markdown_table,
     plot_latency_stages,
+    spread,
     table_rows,
 )
 
@@ -100,3 +101,16 @@ def test_latency_plot_needs_a_timed_variant(tmp_path):
     timed = _variant("student", 1.0, _evaluation("student", speed=speed))
     assert plot_latency_stages([timed], tmp_path / "latency.png")
     assert (tmp_path / "latency.png").stat().st_size > 1000
+
+
+def test_labels_of_close_points_spread_apart_in_order_and_far_ones_stay():
+    values = [0.888, 0.871, 1.0, 0.887, 0.876]
+    heights = spread(values, gap=0.01)
+
+    assert heights[2] == 1.0 and heights[1] == 0.871  # nothing below them within the gap
+    order = sorted(range(len(values)), key=values.__getitem__)
+    placed = [heights[i] for i in order]
+    assert all(
+        upper - lower >= 0.01 - 1e-12 for lower, upper in zip(placed[:-1], placed[1:], strict=True)
+    )
+    assert all(height >= value for height, value in zip(heights, values, strict=True))
