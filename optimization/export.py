@@ -308,9 +308,9 @@ def export_artifact(
     Args:
         warp_model, gen_model: networks in eval mode (any widths).
         out_dir: artifact folder (created). The files are written and verified in a staging
-            folder beside it (``<out_dir>.partial``, no ``metadata.json`` until written, so the
-            app never lists it half done) and only then replace those of the same name in
-            ``out_dir``: a failed export leaves an artifact already there as it was.
+            folder beside it (``<out_dir>.partial``, removed if the export fails) and only then
+            replace those of the same name in ``out_dir``: a failed export leaves an artifact
+            already there as it was.
         precision: `fp32`, `fp16` (fp16-compressed weights) or `int8` (NNCF post-training
             quantization; the flow path stays in float).
         metadata: extra fields for `metadata.json` (provenance, quality, ...).
@@ -346,89 +346,92 @@ def export_artifact(
         raise ValueError("float graphs apply to post-training int8 only")
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "split").mkdir(parents=True)
-    warp_model.eval(), gen_model.eval()
-    if quantized is not None:
-        split, fused = quantized.eval(), FusedGraph(quantized)
-    else:
-        split = SplitTryOn.from_models(warp_model, gen_model)
-        fused = FusedGraph.from_models(warp_model, gen_model)
-    specs = graph_specs(split, fused)
-    post_training = precision == "int8" and quantized is None
-    quantized_inputs = None
-    if post_training:
-        from optimization.quantize import calibration_inputs
+    try:
+        (staging / "split").mkdir(parents=True)
+        warp_model.eval(), gen_model.eval()
+        if quantized is not None:
+            split, fused = quantized.eval(), FusedGraph(quantized)
+        else:
+            split = SplitTryOn.from_models(warp_model, gen_model)
+            fused = FusedGraph.from_models(warp_model, gen_model)
+        specs = graph_specs(split, fused)
+        post_training = precision == "int8" and quantized is None
+        quantized_inputs = None
+        if post_training:
+            from optimization.quantize import calibration_inputs
 
-        quantized_inputs = calibration_inputs(split, calibration)
-    quantized_graphs = []
-    for spec in specs:
-        model = convert(spec)
-        role = graph_role(spec.relative_path)
-        if post_training and float_graphs and (role is None or role in float_graphs):
-            log.info("%s stays float", spec.relative_path)
-        elif post_training and quantizer == "inc":
-            from optimization.inc_ptq import quantize_or_keep_float
+            quantized_inputs = calibration_inputs(split, calibration)
+        quantized_graphs = []
+        for spec in specs:
+            model = convert(spec)
+            role = graph_role(spec.relative_path)
+            if post_training and float_graphs and (role is None or role in float_graphs):
+                log.info("%s stays float", spec.relative_path)
+            elif post_training and quantizer == "inc":
+                from optimization.inc_ptq import quantize_or_keep_float
 
-            model = quantize_or_keep_float(model, spec, quantized_inputs[spec.relative_path])
-        elif post_training:
-            from optimization.quantize import quantize_graph
+                model = quantize_or_keep_float(model, spec, quantized_inputs[spec.relative_path])
+            elif post_training:
+                from optimization.quantize import quantize_graph
 
-            model = quantize_graph(model, spec, quantized_inputs[spec.relative_path])
-        if precision == "int8":
-            from optimization.inc_ptq import count_fake_quantize
+                model = quantize_graph(model, spec, quantized_inputs[spec.relative_path])
+            if precision == "int8":
+                from optimization.inc_ptq import count_fake_quantize
 
-            quantized_graphs += [spec.relative_path] if count_fake_quantize(model) else []
-        log.info("writing %s", out_dir / spec.relative_path)
-        ov.save_model(model, staging / spec.relative_path, compress_to_fp16=precision == "fp16")
-    if onnx:
-        export_onnx(fused, specs[-1].example, staging / "fused.onnx")
+                quantized_graphs += [spec.relative_path] if count_fake_quantize(model) else []
+            log.info("writing %s", out_dir / spec.relative_path)
+            ov.save_model(model, staging / spec.relative_path, compress_to_fp16=precision == "fp16")
+        if onnx:
+            export_onnx(fused, specs[-1].example, staging / "fused.onnx")
 
-    document = {
-        "name": out_dir.name,
-        "precision": precision,
-        **({"quantizer": quantizer} if post_training else {}),
-        **({"float_graphs": list(float_graphs)} if float_graphs else {}),
-        **({"quantized_graphs": quantized_graphs} if precision == "int8" else {}),
-        "input": {
-            "height": HEIGHT,
-            "width": WIDTH,
-            "color": "RGB",
-            "person_and_clothes": "(x / 255 - 0.5) / 0.5, (1, 3, 256, 192)",
-            "edge": "x / 255 binarised at 0.5, (1, 1, 256, 192)",
-        },
-        "architecture": {
-            "warp": measure_warp_widths(warp_model).to_dict(),
-            "gen": measure_gen_widths(gen_model).to_dict(),
-        },
-        "layouts": {
-            "split": {
-                "features": "split/features.xml",
-                "levels": [f"split/level_{i}.xml" for i in range(LEVELS)],
-                "render": "split/render.xml",
+        document = {
+            "name": out_dir.name,
+            "precision": precision,
+            **({"quantizer": quantizer} if post_training else {}),
+            **({"float_graphs": list(float_graphs)} if float_graphs else {}),
+            **({"quantized_graphs": quantized_graphs} if precision == "int8" else {}),
+            "input": {
+                "height": HEIGHT,
+                "width": WIDTH,
+                "color": "RGB",
+                "person_and_clothes": "(x / 255 - 0.5) / 0.5, (1, 3, 256, 192)",
+                "edge": "x / 255 binarised at 0.5, (1, 1, 256, 192)",
             },
-            "fused": "fused.xml",
-        },
-        "tools": {
-            "torch": torch.__version__,
-            "openvino": ov.get_version(),
-            "python": platform.python_version(),
-        },
-        **(metadata or {}),
-    }
-    write_metadata(staging, document)
-    if verify:
-        try:
-            report = verify_artifact(staging, split, TOLERANCE[precision])
-        except VerificationError as error:
-            shutil.rmtree(staging)
-            raise VerificationError(f"{error}; {out_dir} was left as it was") from None
-        with open(staging / "metadata.json", encoding="utf-8") as stream:
-            document = json.load(stream)
-        document.setdefault("verification", {}).update(report)
-        # The verification report does not change any hashed file; rewrite metadata only.
-        (staging / "metadata.json").write_text(
-            json.dumps(document, indent=2) + "\n", encoding="utf-8"
-        )
+            "architecture": {
+                "warp": measure_warp_widths(warp_model).to_dict(),
+                "gen": measure_gen_widths(gen_model).to_dict(),
+            },
+            "layouts": {
+                "split": {
+                    "features": "split/features.xml",
+                    "levels": [f"split/level_{i}.xml" for i in range(LEVELS)],
+                    "render": "split/render.xml",
+                },
+                "fused": "fused.xml",
+            },
+            "tools": {
+                "torch": torch.__version__,
+                "openvino": ov.get_version(),
+                "python": platform.python_version(),
+            },
+            **(metadata or {}),
+        }
+        write_metadata(staging, document)
+        if verify:
+            try:
+                report = verify_artifact(staging, split, TOLERANCE[precision])
+            except VerificationError as error:
+                raise VerificationError(f"{error}; {out_dir} was left as it was") from None
+            with open(staging / "metadata.json", encoding="utf-8") as stream:
+                document = json.load(stream)
+            document.setdefault("verification", {}).update(report)
+            # The verification report does not change any hashed file; rewrite metadata only.
+            (staging / "metadata.json").write_text(
+                json.dumps(document, indent=2) + "\n", encoding="utf-8"
+            )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # whatever stopped the export
+        raise
     move_files(staging, out_dir)
     return out_dir
 
