@@ -28,10 +28,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimization.archs.pfafn import AFWM, ResidualBlock, ResUnetGenerator, tryon_forward
+from optimization.metrics import ssim
 
 log = logging.getLogger(__name__)
 
 NETWORKS = ("warp", "gen")
+SSIM_TERMS = ("warped_cloth_ssim", "p_tryon_ssim")
+OUTPUT_WEIGHTS = {
+    "warped_cloth": 1.0,
+    "flow": 0.1,
+    "warped_edge": 1.0,
+    "p_tryon": 2.0,
+    **dict.fromkeys(SSIM_TERMS, 0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,10 @@ class DistillRecipe:
         epochs, batch_size, lr: Adam with cosine decay.
         feature_weight: weight of the feature-matching term (0 disables the adapters).
         supervised_weight: weight of PF-AFN's supervised losses where ground truth exists.
-        output_weights: weights of the teacher-output terms.
+        output_weights: weights of the teacher-output terms. ``warped_cloth_ssim`` and
+            ``p_tryon_ssim`` (1 - SSIM against the teacher's image, the metric the report ranks
+            students by) are computed only when weighted: L1 alone lets a student blur
+            the patterns the teacher keeps, which costs little L1 and much SSIM.
         max_minutes: stop after this much wall time (the schedule still ends at `epochs`).
         autocast_bf16: bf16 autocast of the convolutions (CPU with AVX512-BF16, or GPU).
         frozen_batchnorm: BatchNorm of the trained networks runs on its running statistics
@@ -63,14 +75,7 @@ class DistillRecipe:
     lr: float = 1e-4
     feature_weight: float = 1.0
     supervised_weight: float = 0.5
-    output_weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "warped_cloth": 1.0,
-            "flow": 0.1,
-            "warped_edge": 1.0,
-            "p_tryon": 2.0,
-        }
-    )
+    output_weights: dict[str, float] = field(default_factory=lambda: dict(OUTPUT_WEIGHTS))
     max_minutes: float | None = None
     seed: int = 0
     threads: int | None = None
@@ -129,6 +134,7 @@ class Distiller(nn.Module):
         student: the same interface (a `TorchTryOn`, or the quantized split graphs).
         teacher_layers, student_layers: layers whose outputs are matched pairwise (empty for
             none); one 1x1 adapter per matched tensor, built on the first batch.
+        ssim_terms: SSIM terms to compute (``warped_cloth_ssim``, ``p_tryon_ssim``).
     """
 
     def __init__(
@@ -137,8 +143,10 @@ class Distiller(nn.Module):
         student: nn.Module,
         teacher_layers: list[nn.Module] | None = None,
         student_layers: list[nn.Module] | None = None,
+        ssim_terms: tuple[str, ...] = (),
     ):
         super().__init__()
+        self.ssim_terms = ssim_terms
         self.teacher = teacher.eval().requires_grad_(False)
         self.student = student
         self._teacher_tap = _FeatureTap(teacher_layers or [])
@@ -169,6 +177,9 @@ class Distiller(nn.Module):
             "warped_edge": F.l1_loss(out["warped_edge"], target["warped_edge"]),
             "p_tryon": F.l1_loss(out["p_tryon"], target["p_tryon"]),
         }
+        for name in self.ssim_terms:
+            image = name.removesuffix("_ssim")
+            terms[name] = 1.0 - ssim(out[image], target[image])
         teacher_features, student_features = self._teacher_tap.take(), self._student_tap.take()
         if self.adapters:
             losses = [
@@ -292,6 +303,7 @@ def distill(
         student,
         teacher_layers if use_features else None,
         student_layers if use_features else None,
+        ssim_terms=tuple(name for name in SSIM_TERMS if recipe.output_weights.get(name, 0.0)),
     ).to(device)
     first = next(iter(DataLoader(dataset, batch_size=1)))
     if use_features:
@@ -349,7 +361,7 @@ def distill(
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 terms, out = model(person, clothes, edge)
             loss = sum(
-                recipe.output_weights.get(name, 0.0) * terms[name] for name in recipe.output_weights
+                weight * terms[name] for name, weight in recipe.output_weights.items() if weight
             )
             if "features" in terms:
                 loss = loss + recipe.feature_weight * terms["features"]

@@ -259,3 +259,18 @@ def test_supervised_weight_zero_trains_on_the_teacher_alone(teacher_and_data, tm
     assert "supervised" not in teacher_only
     recipe = json.loads((run / "stages" / "distill_igm.json").read_text())["recipe"]
     assert recipe["supervised_weight"] == 0
+
+
+def test_ssim_weight_adds_the_ssim_terms(teacher_and_data, tmp_path):
+    root = teacher_and_data
+    run = tmp_path / "run"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
+    assert optimize(["-q", "prune", "cwm", "--ratio", "0.5", "--round-to", "4", *common]) == 0
+    distill = ["-q", "distill", "cwm", "--epochs", "1", "--ssim-weight", "0.5"]
+    assert optimize([*distill, *common, "--batch-size", "3"]) == 0
+    (epoch,) = (json.loads(line) for line in (run / "distill_cwm" / "distill_history.jsonl").open())
+    for name in ("warped_cloth_ssim", "p_tryon_ssim"):
+        assert 0 < epoch[name] < 2
+    recipe = json.loads((run / "stages" / "distill_cwm.json").read_text())["recipe"]
+    assert recipe["output_weights"]["p_tryon_ssim"] == 0.5
+    assert recipe["output_weights"]["p_tryon"] == 2.0
