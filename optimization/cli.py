@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from optimization.compress_cli import GRAPH_ROLE_CHOICES
 from tryon_app.core.pipeline import PRECISIONS
 
 log = logging.getLogger("optimize")
@@ -225,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--float",
         nargs="+",
-        choices=("features", "levels", "render"),  # export.GRAPH_ROLES, without importing torch
+        choices=GRAPH_ROLE_CHOICES,
         metavar="GRAPHS",
         help="int8: split graphs to keep in float, from features (both encoders and FPNs), "
         "levels (the flow heads, where INT8 costs most quality) and render (the generator); "

@@ -266,12 +266,14 @@ class QatRecipe:
     """Quantization-aware training: calibration, then distillation of the quantized graphs.
 
     `modules` are quantized and fine-tuned (``cwm``, ``igm`` or both); the other stays float and
-    frozen.
+    frozen. `float_graphs` (split graph roles: ``features``, ``levels``, ``render``) of those
+    modules stay float but are fine-tuned with the rest.
     """
 
     calibration_pairs: int = 32
     distill: DistillRecipe | None = None
     modules: tuple[str, ...] = ("cwm", "igm")
+    float_graphs: tuple[str, ...] = ()
 
 
 def qat_stage(
@@ -296,12 +298,16 @@ def qat_stage(
         samples.append(tuple(batch[k] for k in ("person", "clothes", "edge")))
         if len(samples) == recipe.calibration_pairs:
             break
-    quantized = quantize_split(SplitTryOn.from_models(warp_model, gen_model), samples, networks)
+    quantized = quantize_split(
+        SplitTryOn.from_models(warp_model, gen_model), samples, networks, recipe.float_graphs
+    )
     warp_widths, gen_widths = measure_widths(warp_model), measure_widths(gen_model)
     path = run.root / "qat" / "qat.pth"
 
     def save(epoch: int) -> None:
-        save_qat(path, quantized, warp_widths, gen_widths, networks, epoch=epoch)
+        save_qat(
+            path, quantized, warp_widths, gen_widths, networks, recipe.float_graphs, epoch=epoch
+        )
 
     trainable = [g for p, g in quantized.graphs().items() if graph_network(p) in networks]
     distill_recipe = replace(recipe.distill, train=networks, feature_weight=0.0)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 log = logging.getLogger("optimize")
 
+# export.GRAPH_ROLES, written out so that `optimize --help` does not import torch.
+GRAPH_ROLE_CHOICES = ("features", "levels", "render")
+
 RATIO_HELP = (
     "fraction of the channels removed from every prunable layer group, in (0, 0.9); "
     "parameters and MACs shrink by about 1-(1-R)^2 (0.4 -> 64%%, 0.25 -> 44%%)"
@@ -164,16 +167,20 @@ def _qat_recipe(args: argparse.Namespace, data: Path):
         calibration_pairs=args.calibration_pairs,
         distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
         modules=tuple(dict.fromkeys(args.int8)),
+        float_graphs=tuple(dict.fromkeys(args.float or ())),
     )
 
 
 def _qat_variant(run, recipe) -> str:
-    """`...-qat-int8`, or `...-qat-int8-igm` when only some modules are quantized."""
+    """`...-qat-int8`, `...-qat-int8-igm` when only some modules are quantized, and
+    `...-levels-float` when some graphs stay float."""
     from optimization.compress import MODULES
 
     suffix = "qat-int8"
     if set(recipe.modules) != set(MODULES):
         suffix += "-" + "-".join(sorted(recipe.modules))
+    if recipe.float_graphs:
+        suffix += "-" + "-".join(recipe.float_graphs) + "-float"
     return variant_name(run, suffix)
 
 
@@ -400,6 +407,15 @@ def _add_qat_arguments(parser: argparse.ArgumentParser) -> None:
         help="modules quantized to INT8, cwm and/or igm (default both); a module left out "
         "stays float and is not trained (the app's bf16 hint runs it in bf16 where the CPU "
         "has bf16)",
+    )
+    parser.add_argument(
+        "--float",
+        nargs="+",
+        choices=GRAPH_ROLE_CHOICES,
+        metavar="GRAPHS",
+        help="split graphs of the quantized modules to keep in float, from features (both "
+        "encoders and FPNs), levels (the five flow levels) and render (the generator); they "
+        "are still fine-tuned with the quantized ones",
     )
 
 

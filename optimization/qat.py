@@ -9,7 +9,9 @@ kernels on CPU); the fused layout is the same quantized graphs traced as one.
 
 Either network can stay float as a whole (``networks``): on this project's models INT8 of the
 warping module costs most of the quality (its graphs compute the flow), INT8 of the generator
-little, and a float graph can still run in bf16 where the CPU has it.
+little, and a float graph can still run in bf16 where the CPU has it. Graphs of a quantized
+network can also stay float by role (``float_roles``, e.g. the flow levels): they are still
+fine-tuned, together with the quantized graphs around them.
 
 Kept in float inside a quantized graph: grid sampling (warps and grid composition), the
 base-grid arithmetic, the last convolution of every flow head, whose 2-channel output is an
@@ -29,7 +31,7 @@ import torch
 from torch import nn
 
 from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths
-from optimization.export import SplitTryOn
+from optimization.export import GRAPH_ROLES, SplitTryOn, graph_role
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,18 @@ os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
 
 
 NETWORKS = ("warp", "gen")
+NETWORK_ROLES = {"warp": ("features", "levels"), "gen": ("render",)}
 RENDER_PATH = "split/render.xml"
 
 
 def graph_network(path: str) -> str:
     """The network (`warp` or `gen`) a split graph computes: the render graph is the generator."""
     return "gen" if path == RENDER_PATH else "warp"
+
+
+def is_quantized(path: str, networks: tuple[str, ...], float_roles: tuple[str, ...] = ()) -> bool:
+    """Whether the split graph at `path` gets fake-quantize layers."""
+    return graph_network(path) in networks and graph_role(path) not in float_roles
 
 
 def _ignored_scope():
@@ -80,16 +88,17 @@ def quantize_split(
     split: SplitTryOn,
     samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     networks: tuple[str, ...] = NETWORKS,
+    float_roles: tuple[str, ...] = (),
 ) -> SplitTryOn:
     """A copy of `split` whose graphs of `networks` carry NNCF fake-quantize layers, calibrated
-    on `samples`; the other graphs are float copies."""
+    on `samples`, except those of `float_roles`; the other graphs are float copies."""
     import nncf
 
-    _check_networks(networks)
+    _check_networks(networks, float_roles)
     recorded = record_graph_inputs(split, samples)
     quantized = {}
     for path, graph in split.graphs().items():
-        if graph_network(path) not in networks:
+        if not is_quantized(path, networks, float_roles):
             quantized[path] = copy.deepcopy(graph).eval()
             continue
         inputs = recorded[path]
@@ -103,9 +112,14 @@ def quantize_split(
     return _assemble(quantized)
 
 
-def _check_networks(networks: tuple[str, ...]) -> None:
+def _check_networks(networks: tuple[str, ...], float_roles: tuple[str, ...] = ()) -> None:
     if not networks or not set(networks) <= set(NETWORKS):
         raise ValueError(f"quantize networks from {NETWORKS}, got {networks}")
+    if not set(float_roles) <= set(GRAPH_ROLES):
+        raise ValueError(f"float graphs {float_roles}: choose from {', '.join(GRAPH_ROLES)}")
+    roles = {role for network in networks for role in NETWORK_ROLES[network]}
+    if roles <= set(float_roles):
+        raise ValueError(f"nothing left to quantize: {', '.join(sorted(roles))} all kept float")
 
 
 def _assemble(graphs: dict[str, nn.Module]) -> SplitTryOn:
@@ -119,17 +133,20 @@ def save_qat(
     warp_widths: WarpWidths,
     gen_widths: GenWidths,
     networks: tuple[str, ...] = NETWORKS,
+    float_roles: tuple[str, ...] = (),
     **extra: Any,
 ) -> None:
     """Write a QAT checkpoint: both networks' widths and, per graph, the state dict (weights
     and quantizer ranges) with NNCF's configuration (where the quantizers sit; none for the
-    graphs of networks left float). It loads with ``weights_only=True`` (see :func:`load_qat`)."""
+    graphs left float). It loads with ``weights_only=True`` (see :func:`load_qat`)."""
     import nncf.torch
 
-    _check_networks(networks)
+    _check_networks(networks, float_roles)
     graphs = {
         name: {
-            "config": nncf.torch.get_config(graph) if graph_network(name) in networks else None,
+            "config": nncf.torch.get_config(graph)
+            if is_quantized(name, networks, float_roles)
+            else None,
             "state_dict": graph.state_dict(),
         }
         for name, graph in quantized.graphs().items()
@@ -140,6 +157,7 @@ def save_qat(
         "warp_widths": warp_widths.to_dict(),
         "gen_widths": gen_widths.to_dict(),
         "networks": list(networks),
+        "float_roles": list(float_roles),
         "graphs": graphs,
         **extra,
     }

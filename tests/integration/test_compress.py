@@ -221,6 +221,53 @@ def test_qat_of_the_generator_alone_keeps_the_warping_graphs_float_and_frozen(
         assert "FakeQuantize" not in (artifact / "split" / f"{level}.xml").read_text(), level
 
 
+
+def test_qat_keeps_the_flow_levels_float_but_trains_them(teacher_and_data, tmp_path):
+    from optimization.export import SplitTryOn
+    from optimization.qat import load_qat
+
+    root = teacher_and_data
+    run = tmp_path / "run"
+    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
+    for module in ("cwm", "igm"):
+        assert optimize(["-q", "prune", module, "--ratio", "0.5", "--round-to", "4", *common]) == 0
+    qat = ["-q", "qat", "--float", "levels", "--qat-epochs", "1", "--calibration-pairs", "2"]
+    assert optimize([*qat, *common, "--batch-size", "3", "--qat-lr", "1e-3"]) == 0
+
+    quantized, _, _ = load_qat(run / "qat" / "qat.pth")
+    student = SplitTryOn.from_models(
+        load_network(run / "student" / "warp.pth", "warp").eval(),
+        load_network(run / "student" / "gen.pth", "gen").eval(),
+    )
+    level = quantized.graphs()["split/level_4.xml"].state_dict()
+    expected = student.graphs()["split/level_4.xml"].state_dict()
+    assert level.keys() == expected.keys()  # no quantizers
+    assert any(not torch.equal(level[k], expected[k]) for k in expected)  # but trained
+
+    artifact = run / "artifacts" / "cwm0.5-igm0.5-qat-int8-levels-float"
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    assert metadata["quantized_graphs"] == ["split/features.xml", "split/render.xml", "fused.xml"]
+    assert "FakeQuantize" in (artifact / "split" / "features.xml").read_text()
+    for level_index in range(5):
+        xml = (artifact / "split" / f"level_{level_index}.xml").read_text()
+        assert "FakeQuantize" not in xml, level_index
+
+
+def test_qat_refuses_to_keep_everything_float(teacher_and_data, tmp_path, capsys):
+    root = teacher_and_data
+    common = ["--out", str(tmp_path / "run"), *_teacher_args(root), "--data", str(root / "data")]
+    qat = ["qat", "--int8", "igm", "--float", "render", "--qat-epochs", "0"]
+    assert optimize([*qat, *common]) != 0
+    assert "nothing left to quantize" in capsys.readouterr().err
+
+
+def test_graph_role_choices_match_the_exporter():
+    from optimization.compress_cli import GRAPH_ROLE_CHOICES
+    from optimization.export import GRAPH_ROLES
+
+    assert GRAPH_ROLE_CHOICES == GRAPH_ROLES
+
+
 def test_distillation_keeps_batchnorm_statistics_and_trains_the_rest(teacher_and_data, tmp_path):
     root = teacher_and_data
     run = tmp_path / "run"
