@@ -221,7 +221,6 @@ def test_qat_of_the_generator_alone_keeps_the_warping_graphs_float_and_frozen(
         assert "FakeQuantize" not in (artifact / "split" / f"{level}.xml").read_text(), level
 
 
-
 def test_qat_keeps_the_flow_levels_float_but_trains_them(teacher_and_data, tmp_path):
     from optimization.export import SplitTryOn
     from optimization.qat import load_qat
