@@ -324,7 +324,9 @@ def qat_stage(
             resume=resume,
             progress=progress,
         )
-    run.write_stage("qat", {"stage": "qat", "recipe": asdict(recipe), "checkpoint": str(path)})
+    # Record the distillation as it ran (trained networks, no feature matching), not as given.
+    resolved = {**asdict(recipe), "distill": asdict(distill_recipe)}
+    run.write_stage("qat", {"stage": "qat", "recipe": resolved, "checkpoint": str(path)})
     return path
 
 

@@ -243,6 +243,12 @@ def test_qat_keeps_the_flow_levels_float_but_trains_them(teacher_and_data, tmp_p
     assert level.keys() == expected.keys()  # no quantizers
     assert any(not torch.equal(level[k], expected[k]) for k in expected)  # but trained
 
+    recipe = json.loads((run / "stages" / "qat.json").read_text())["recipe"]
+    assert recipe["float_graphs"] == ["levels"]
+    # The stage records the distillation as it ran: both networks trained, no feature matching.
+    assert recipe["distill"]["train"] == ["warp", "gen"]
+    assert recipe["distill"]["feature_weight"] == 0
+
     artifact = run / "artifacts" / "cwm0.5-igm0.5-qat-int8-levels-float"
     metadata = json.loads((artifact / "metadata.json").read_text())
     assert metadata["quantized_graphs"] == ["split/features.xml", "split/render.xml", "fused.xml"]
