@@ -52,13 +52,14 @@ os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
 
 
 NETWORKS = ("warp", "gen")
+# The split graphs' roles (export.GRAPH_ROLES) by the network they compute.
 NETWORK_ROLES = {"warp": ("features", "levels"), "gen": ("render",)}
-RENDER_PATH = "split/render.xml"
 
 
 def graph_network(path: str) -> str:
     """The network (`warp` or `gen`) a split graph computes: the render graph is the generator."""
-    return "gen" if path == RENDER_PATH else "warp"
+    role = graph_role(path)
+    return next(network for network, roles in NETWORK_ROLES.items() if role in roles)
 
 
 def is_quantized(path: str, networks: tuple[str, ...], float_roles: tuple[str, ...] = ()) -> bool:

@@ -186,25 +186,31 @@ def test_distillation_runs_under_torchrun_with_two_processes(teacher_and_data, t
     )
 
 
-def test_qat_of_the_generator_alone_keeps_the_warping_graphs_float_and_frozen(
-    teacher_and_data, tmp_path
-):
+def _prune_both_then_qat(root, run, *qat_options):
+    """Prune both tiny networks at 0.5, run `optimize qat` with `qat_options` (one epoch on two
+    calibration pairs); return the QAT split graphs and the float student's split graphs."""
     from optimization.export import SplitTryOn
     from optimization.qat import load_qat
 
-    root = teacher_and_data
-    run = tmp_path / "run"
     common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
     for module in ("cwm", "igm"):
         assert optimize(["-q", "prune", module, "--ratio", "0.5", "--round-to", "4", *common]) == 0
-    qat = ["-q", "qat", "--int8", "igm", "--qat-epochs", "1", "--calibration-pairs", "2"]
-    assert optimize([*qat, *common, "--batch-size", "3"]) == 0
+    qat = ["-q", "qat", "--qat-epochs", "1", "--calibration-pairs", "2", "--batch-size", "3"]
+    assert optimize([*qat, *qat_options, *common]) == 0
 
     quantized, _, _ = load_qat(run / "qat" / "qat.pth")
     student = SplitTryOn.from_models(
         load_network(run / "student" / "warp.pth", "warp").eval(),
         load_network(run / "student" / "gen.pth", "gen").eval(),
     )
+    return quantized, student
+
+
+def test_qat_of_the_generator_alone_keeps_the_warping_graphs_float_and_frozen(
+    teacher_and_data, tmp_path
+):
+    run = tmp_path / "run"
+    quantized, student = _prune_both_then_qat(teacher_and_data, run, "--int8", "igm")
     for path, graph in quantized.graphs().items():
         if path == "split/render.xml":
             continue
@@ -222,22 +228,9 @@ def test_qat_of_the_generator_alone_keeps_the_warping_graphs_float_and_frozen(
 
 
 def test_qat_keeps_the_flow_levels_float_but_trains_them(teacher_and_data, tmp_path):
-    from optimization.export import SplitTryOn
-    from optimization.qat import load_qat
-
-    root = teacher_and_data
     run = tmp_path / "run"
-    common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]
-    for module in ("cwm", "igm"):
-        assert optimize(["-q", "prune", module, "--ratio", "0.5", "--round-to", "4", *common]) == 0
-    qat = ["-q", "qat", "--float", "levels", "--qat-epochs", "1", "--calibration-pairs", "2"]
-    assert optimize([*qat, *common, "--batch-size", "3", "--qat-lr", "1e-3"]) == 0
-
-    quantized, _, _ = load_qat(run / "qat" / "qat.pth")
-    student = SplitTryOn.from_models(
-        load_network(run / "student" / "warp.pth", "warp").eval(),
-        load_network(run / "student" / "gen.pth", "gen").eval(),
-    )
+    options = ("--float", "levels", "--qat-lr", "1e-3")
+    quantized, student = _prune_both_then_qat(teacher_and_data, run, *options)
     level = quantized.graphs()["split/level_4.xml"].state_dict()
     expected = student.graphs()["split/level_4.xml"].state_dict()
     assert level.keys() == expected.keys()  # no quantizers
