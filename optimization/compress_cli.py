@@ -378,7 +378,8 @@ def _add_prune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sensitivity",
         default=None,
-        help="JSON from `optimize sensitivity`: per-group ratios around the global --ratio",
+        help="JSON from `optimize sensitivity`: per-group ratios around the global --ratio "
+        "(fragile groups pruned less, robust ones more, about the same MACs removed)",
     )
 
 

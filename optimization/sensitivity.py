@@ -4,7 +4,8 @@ Every prunable group is pruned alone, at several ratios and without fine-tuning,
 try-on is compared with the unpruned teacher's (MSE and SSIM on p_tryon, with the other network
 left intact). The "key-player filters" analysis removes the filters of one named group one at
 a time. :func:`allocate_ratios` turns the result into per-group ratios for a global target:
-robust groups are pruned more, fragile ones less, at about the same overall reduction.
+robust groups are pruned more, fragile ones less, at about the same overall reduction of
+multiply-accumulates (what CPU time follows).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def group_sensitivity(
 
     Returns:
         ``{"kind", "ratios", "groups": [{"name", "width", "results": {ratio: {"kept",
-        "parameters_removed", "mse", "ssim"}}}]}`` with ratios as strings (JSON keys).
+        "parameters_removed", "macs_removed", "mse", "ssim"}}}]}`` with ratios as strings
+        (JSON keys); MACs are those of one 256x192 try-on.
     """
     from tqdm import tqdm
 
@@ -71,6 +73,7 @@ def group_sensitivity(
     check = example_inputs(model, *TRACE_SIZE)
     groups = [g for g in prunable_groups(model) if g.width > round_to]
     parameters = _parameters(model)
+    macs = _macs(model)
     results = []
     for group in tqdm(groups, desc=f"sensitivity {kind}", disable=not progress, leave=False):
         entry: dict[str, Any] = {"name": group.name, "width": group.width, "results": {}}
@@ -86,6 +89,7 @@ def group_sensitivity(
             entry["results"][f"{ratio:g}"] = {
                 "kept": kept,
                 "parameters_removed": parameters - _parameters(candidate),
+                "macs_removed": macs - _macs(candidate),
                 **_quality(output, reference),
             }
         results.append(entry)
@@ -94,6 +98,12 @@ def group_sensitivity(
 
 def _parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def _macs(model: nn.Module) -> int:
+    from optimization.model_stats import gen_compute, warp_compute
+
+    return (warp_compute if isinstance(model, AFWM) else gen_compute)(model).macs
 
 
 def _kept_width(pruned: nn.Module, group_name: str) -> int:
@@ -142,43 +152,61 @@ def allocate_ratios(
 ) -> dict[str, float]:
     """Per-group ratios that average `global_ratio`, fragile groups less.
 
-    A group's fragility is its SSIM loss when pruned alone at `global_ratio` (interpolated
-    between the measured ratios). Ratios scale with the inverse square root of it, then are
-    rescaled to the target mean and clipped to ``[0, ceiling]``. The mean is weighted by the
-    parameters a group holds (measured when the analysis recorded them, its width otherwise),
-    so the network shrinks about as much as with `global_ratio` everywhere.
+    A group's fragility is its SSIM loss when pruned alone at `global_ratio`, interpolated
+    between the measurements by the fraction of channels each really removed. Ratios scale
+    with the inverse square root of it, then are rescaled to the target mean and clipped to
+    ``[0, ceiling]``. The mean is weighted by the multiply-accumulates a group accounts for,
+    so the network gets about as much faster as with `global_ratio` everywhere. Weighting by
+    parameters would aim at the wrong layers: in PF-AFN's generator a channel at 16x12 holds 8
+    times the parameters of one at 128x96 but an eighth of its compute. Analyses that did not
+    record MACs are weighted by parameters, then by widths.
     """
     groups = sensitivity["groups"]
     if not groups:
         return {}
-    measured = np.array([float(r) for r in sensitivity["ratios"]])
-    widths = np.array([_weight(g) for g in groups], dtype=float)
-    losses = []
-    for group in groups:
-        drops = [1.0 - group["results"][key]["ssim"] for key in sensitivity["ratios"]]
-        losses.append(np.interp(global_ratio, np.r_[0.0, measured], np.r_[0.0, drops]))
+    weights = np.array([_weight(g) for g in groups], dtype=float)
+    losses = [_loss_at(group, global_ratio) for group in groups]
     fragility = np.maximum(np.array(losses), 1e-4)
     shape = fragility**-0.5
     ratios = np.zeros_like(shape)
-    scale = global_ratio / np.average(shape, weights=widths)
+    scale = global_ratio / np.average(shape, weights=weights)
     # Clipping moves the mean; a few fixed-point rounds bring it back to the target.
     for _ in range(20):
         ratios = np.clip(shape * scale, 0.0, ceiling)
-        mean = np.average(ratios, weights=widths)
+        mean = np.average(ratios, weights=weights)
         if abs(mean - global_ratio) < 1e-4 or mean == 0:
             break
         scale *= global_ratio / mean
     return {group["name"]: round(float(r), 4) for group, r in zip(groups, ratios, strict=True)}
 
 
+def _loss_at(group: dict[str, Any], ratio: float) -> float:
+    """SSIM loss of pruning `ratio` of a group, interpolated over the fractions actually removed.
+
+    Rounding to `round_to` can make a nominal ratio remove nothing (16 channels at 0.25 keep 16),
+    and such a "free" measurement must not pass for robustness: a narrow group would then get
+    the ceiling ratio and lose half its channels at once.
+    """
+    points = {0.0: 0.0}
+    for result in group["results"].values():
+        removed = 1.0 - result["kept"] / group["width"]
+        if removed > 0:
+            points[removed] = max(points.get(removed, 0.0), 1.0 - result["ssim"])
+    removed_fractions = sorted(points)
+    return float(np.interp(ratio, removed_fractions, [points[x] for x in removed_fractions]))
+
+
 def _weight(group: dict[str, Any]) -> float:
-    """Parameters a group holds: removed per channel (measured) times its width."""
-    per_channel = [
-        result["parameters_removed"] / (group["width"] - result["kept"])
-        for result in group["results"].values()
-        if "parameters_removed" in result and result["kept"] < group["width"]
-    ]
-    return float(np.mean(per_channel)) * group["width"] if per_channel else float(group["width"])
+    """What a group costs: MACs (else parameters) removed per channel, times its width."""
+    for measure in ("macs_removed", "parameters_removed"):
+        per_channel = [
+            result[measure] / (group["width"] - result["kept"])
+            for result in group["results"].values()
+            if measure in result and result["kept"] < group["width"]
+        ]
+        if per_channel:
+            return float(np.mean(per_channel)) * group["width"]
+    return float(group["width"])
 
 
 def write_report(result: dict[str, Any], out_dir: str | Path, stem: str) -> tuple[Path, Path]:

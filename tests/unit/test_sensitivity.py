@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torch_pruning")
 
 from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths  # noqa: E402
+from optimization.model_stats import gen_compute  # noqa: E402
 from optimization.sensitivity import (  # noqa: E402
     allocate_ratios,
     filter_sensitivity,
@@ -53,6 +54,30 @@ def test_allocation_respects_the_ceiling_and_widths():
     assert (192 * ratios["a"] + 64 * ratios["b"]) / 256 == pytest.approx(0.5, abs=1e-3)
 
 
+def test_allocation_sees_through_ratios_that_rounding_made_free():
+    # At 0.25 the 16-wide group keeps all 16 channels (round_to 8), so it measured no loss; at
+    # 0.5 it lost 8 channels and 0.1 SSIM. It is the fragile one, not a free one to prune hard.
+    result = _fake_result({"narrow": 0.1, "wide": 0.02}, widths={"narrow": 16, "wide": 64})
+    narrow = result["groups"][0]["results"]
+    narrow["0.25"].update(kept=16, ssim=1.0)
+    narrow["0.5"].update(kept=8)
+    ratios = allocate_ratios(result, 0.25)
+    assert ratios["narrow"] < 0.25 < ratios["wide"]
+
+
+def test_allocation_keeps_the_mean_by_compute_not_parameters():
+    # Equal widths and sensitivities, but "costly" holds far more MACs per channel and far
+    # fewer parameters: the mean is weighted by MACs (what the CPU pays), parameters ignored.
+    result = _fake_result({"costly": 0.2, "cheap": 0.002})
+    for group, macs, parameters in zip(result["groups"], (9e6, 1e6), (1e3, 1e6), strict=True):
+        for measured in group["results"].values():
+            removed = 64 - measured["kept"]
+            measured.update(macs_removed=macs * removed, parameters_removed=parameters * removed)
+    ratios = allocate_ratios(result, 0.3)
+    assert ratios["costly"] < ratios["cheap"]
+    assert (9 * ratios["costly"] + ratios["cheap"]) / 10 == pytest.approx(0.3, abs=1e-3)
+
+
 @pytest.fixture
 def tiny_setup():
     torch.manual_seed(0)
@@ -67,6 +92,7 @@ def tiny_setup():
 @pytest.mark.slow
 def test_group_sensitivity_measures_every_prunable_group(tiny_setup, tmp_path):
     warp_model, gen_model, samples = tiny_setup
+    total_macs = gen_compute(gen_model).macs
     result = group_sensitivity(
         warp_model, gen_model, "gen", samples, ratios=(0.5,), round_to=4, progress=False
     )
@@ -74,6 +100,7 @@ def test_group_sensitivity_measures_every_prunable_group(tiny_setup, tmp_path):
     for group in result["groups"]:
         measured = group["results"]["0.5"]
         assert measured["kept"] < group["width"]
+        assert 0 < measured["macs_removed"] < total_macs
         assert measured["ssim"] <= 1.0 + 1e-6 and measured["mse"] >= 0.0
     # Removing half of some group must change the try-on somewhere.
     assert max(g["results"]["0.5"]["mse"] for g in result["groups"]) > 0
