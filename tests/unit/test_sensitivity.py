@@ -66,8 +66,8 @@ def test_allocation_sees_through_ratios_that_rounding_made_free():
 
 
 def test_allocation_keeps_the_mean_by_compute_not_parameters():
-    # Equal widths and sensitivities, but "costly" holds far more MACs per channel and far
-    # fewer parameters: the mean is weighted by MACs (what the CPU pays), parameters ignored.
+    # Equal widths; "costly" holds 9x the MACs per channel of "cheap" but a thousandth of its
+    # parameters. The mean is weighted by MACs (what the CPU pays), the parameters ignored.
     result = _fake_result({"costly": 0.2, "cheap": 0.002})
     for group, macs, parameters in zip(result["groups"], (9e6, 1e6), (1e3, 1e6), strict=True):
         for measured in group["results"].values():
