@@ -23,6 +23,7 @@ from torch import nn
 
 from optimization.archs.pfafn import AFWM, ResUnetGenerator, tryon_forward
 from optimization.metrics import ssim
+from optimization.model_stats import ComputeStats, gen_compute, warp_compute
 from optimization.prune import TRACE_SIZE, PruneRecipe, example_inputs, prunable_groups, prune_model
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,7 @@ def group_sensitivity(
     reference = _tryon(warp_model, gen_model, samples)
     check = example_inputs(model, *TRACE_SIZE)
     groups = [g for g in prunable_groups(model) if g.width > round_to]
-    parameters = _parameters(model)
-    macs = _macs(model)
+    before = _compute(model)
     results = []
     for group in tqdm(groups, desc=f"sensitivity {kind}", disable=not progress, leave=False):
         entry: dict[str, Any] = {"name": group.name, "width": group.width, "results": {}}
@@ -86,24 +86,19 @@ def group_sensitivity(
             )
             kept = _kept_width(candidate, group.name)
             output = _tryon(*_with(kind, candidate, warp_model, gen_model), samples)
+            after = _compute(candidate)
             entry["results"][f"{ratio:g}"] = {
                 "kept": kept,
-                "parameters_removed": parameters - _parameters(candidate),
-                "macs_removed": macs - _macs(candidate),
+                "parameters_removed": before.parameters - after.parameters,
+                "macs_removed": before.macs - after.macs,
                 **_quality(output, reference),
             }
         results.append(entry)
     return {"kind": kind, "ratios": [f"{r:g}" for r in ratios], "groups": results}
 
 
-def _parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def _macs(model: nn.Module) -> int:
-    from optimization.model_stats import gen_compute, warp_compute
-
-    return (warp_compute if isinstance(model, AFWM) else gen_compute)(model).macs
+def _compute(model: nn.Module) -> ComputeStats:
+    return (warp_compute if isinstance(model, AFWM) else gen_compute)(model)
 
 
 def _kept_width(pruned: nn.Module, group_name: str) -> int:
