@@ -179,6 +179,39 @@ def test_pixel_limit_is_configurable(tmp_path, png_bytes):
     assert_fails(path, "too large", max_pixels=500)
 
 
+def test_absurd_aspect_ratio_is_refused_before_decoding(tmp_path):
+    # 67 bytes declaring 1 x 49,999,999 one-bit pixels: under the pixel cap, and Pillow fills
+    # the missing rows without complaint. Fitting that to the canvas took 30 s and 6.4 GB.
+    buffer = io.BytesIO()
+    Image.new("1", (1, 1)).save(buffer, format="PNG")
+    path = tmp_path / "needle.png"
+    path.write_bytes(with_png_size(buffer.getvalue(), 1, 49_999_999))
+    assert_fails(path, r"1x49999999 .*aspect ratio", what="person photo")
+    with pytest.raises(InputImageError, match="aspect ratio"):
+        load_mask(path)
+
+
+def test_elongated_but_plausible_photos_still_load(tmp_path):
+    path = tmp_path / "panorama.png"
+    path.write_bytes(encode(smooth_photo(40, 800), "PNG"))  # 20:1, a phone panorama
+    assert load_image(path).shape == (40, 800, 3)
+
+
+def test_edge_colour_work_is_bounded_by_the_pixels_it_needs(monkeypatch):
+    measured = []
+    median = np.median
+
+    def counting_median(values, *args, **kwargs):
+        measured.append(np.shape(values)[0])
+        return median(values, *args, **kwargs)
+
+    monkeypatch.setattr(np, "median", counting_median)
+    strip = np.full((400_000, 1, 3), 77, dtype=np.uint8)
+    canvas, framing = fit_to_canvas(strip, mode="letterbox")
+    assert framing.pad_value == (77, 77, 77)
+    assert measured and max(measured) <= 4 * 2**16
+
+
 # --------------------------------------------------------------------------- conversions
 
 

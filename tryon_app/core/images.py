@@ -30,6 +30,10 @@ MAX_PIXELS = 50_000_000
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
+MAX_ASPECT_RATIO = 20
+"""Longer side over shorter side beyond which a file is refused as not a photo: a 20:1 phone
+panorama still loads; a 1 x 50,000,000 "image" (a few bytes of PNG) is not worth decoding."""
+
 READ_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "TIFF", "BMP", "GIF", "PPM")
 """Pillow decoders we let loose on user files (those this Pillow build has); exotic ones (EPS,
 PSD, ...) are not offered. Multi-picture JPEGs from cameras (MPO) come through the JPEG one."""
@@ -49,6 +53,11 @@ _DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
 
 # Border pixels whose spread (grey levels) stays under this count as one flat colour.
 _FLAT_BORDER_SPREAD = 12
+
+# Most pixels one border strip contributes to the padding colour. Strips of real photos (2 pixels
+# deep, under 32768 long) are used whole; longer ones are sampled evenly, so the work stays
+# bounded whatever the array.
+_EDGE_SAMPLES = 1 << 16
 
 WHITE = (255, 255, 255)
 
@@ -232,6 +241,12 @@ def _check_pixel_count(size: tuple[int, int], path: Path, what: str, max_pixels:
         raise InputImageError(
             f"{path}: {what} too large ({width}x{height} = {width * height / 1e6:.0f} MP; "
             f"limit {max_pixels / 1e6:.0f} MP)",
+            path=path,
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InputImageError(
+            f"{path}: {what} is {width}x{height} pixels, too elongated for a photo "
+            f"(aspect ratio over {MAX_ASPECT_RATIO}:1)",
             path=path,
         )
 
@@ -565,12 +580,18 @@ def _edge_colour(rgb: np.ndarray, *, pad_sides: bool, pad_top_bottom: bool) -> t
         strips += [rgb[:2], rgb[-2:]]
     if not strips:
         return WHITE
-    pixels = np.concatenate([strip.reshape(-1, 3) for strip in strips]).astype(np.int16)
+    pixels = np.concatenate([_sampled(strip.reshape(-1, 3)) for strip in strips]).astype(np.int16)
     median = np.median(pixels, axis=0)
     spread = np.percentile(np.abs(pixels - median), 90, axis=0)
     if spread.max() > _FLAT_BORDER_SPREAD:
         return WHITE
     return tuple(int(round(v)) for v in median)
+
+
+def _sampled(pixels: np.ndarray) -> np.ndarray:
+    """At most _EDGE_SAMPLES of `pixels` (N, 3), evenly spaced; all of them when they are fewer."""
+    step = -(-len(pixels) // _EDGE_SAMPLES)
+    return pixels[::step]
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
