@@ -100,6 +100,46 @@ def test_bad_person_photo_gives_one_line_and_no_output(
     assert not out.exists()
 
 
+def test_damaged_tiffs_leave_one_line_on_stderr(tmp_path):
+    import io
+    import struct
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera"  # Make, the IFD's only entry past the image description
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 32), (90, 120, 150)).save(
+        buffer, format="TIFF", compression="tiff_lzw", exif=exif
+    )
+    tiff = buffer.getvalue()
+    (ifd,) = struct.unpack_from("<I", tiff, 4)
+    (entries,) = struct.unpack_from("<H", tiff, ifd)
+    make = next(
+        ifd + 2 + 12 * i
+        for i in range(entries)
+        if struct.unpack_from("<H", tiff, ifd + 2 + 12 * i)[0] == 0x010F
+    )
+    # Make becomes an EXIF block pointer past the end: Pillow warns "Corrupt EXIF data".
+    person = tmp_path / "person.tif"
+    person.write_bytes(
+        tiff[:make] + struct.pack("<HHII", 0x8769, 4, 1, 0xFFFFFF00) + tiff[make + 12 :]
+    )
+    # LZW codes that make libtiff print "Using code not yet in table" on the process's stderr.
+    cloth = tmp_path / "cloth.tif"
+    cloth.write_bytes(tiff[:8] + b"\xff" * 40 + tiff[48:])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-m", "tryon_app.cli", "run", "--person", str(person), "--cloth",
+         str(cloth), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / "out.png")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"tryon run: {cloth}: corrupt image data (Using code not yet in table)"
+    ]
+
+
 def test_unwritable_output_is_reported_before_work(tiny_artifact, photos, tmp_path, capsys):
     out = tmp_path / "no-such-folder" / "result.png"
     code, _, stderr = _run(

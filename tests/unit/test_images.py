@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -155,6 +156,59 @@ def test_unreadable_file_for_real(tmp_path, jpeg_bytes):
         assert_fails(path, "permission denied")
     finally:
         path.chmod(0o600)
+
+
+def lzw_tiff_with_exif() -> bytes:
+    """A small LZW TIFF (decoded by libtiff) with an orientation and a Make tag in its IFD."""
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation: upright
+    exif[0x010F] = "Camera"  # Make
+    return encode(smooth_photo(32, 24), "TIFF", compression="tiff_lzw", exif=exif)
+
+
+def with_tiff_entry(tiff: bytes, tag: int, entry: tuple[int, int, int, int]) -> bytes:
+    """`tiff` with the first IFD's `tag` entry replaced by (tag, type, count, value)."""
+    assert tiff[:4] == b"II*\x00"
+    (ifd,) = struct.unpack_from("<I", tiff, 4)
+    (count,) = struct.unpack_from("<H", tiff, ifd)
+    for index in range(count):
+        position = ifd + 2 + 12 * index
+        if struct.unpack_from("<H", tiff, position)[0] == tag:
+            return tiff[:position] + struct.pack("<HHII", *entry) + tiff[position + 12 :]
+    raise AssertionError(f"no tag {tag} in this TIFF")
+
+
+EXIF_IFD, MAKE, ORIENTATION = 0x8769, 0x010F, 0x0112
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        # Pillow warns "Corrupt EXIF data" (twice) and decodes the pixels.
+        lambda tiff: with_tiff_entry(tiff, MAKE, (EXIF_IFD, 4, 1, 0xFFFFFF00)),
+        # Pillow warns "Tag data larger than file" and "Corrupt EXIF data".
+        lambda tiff: with_tiff_entry(tiff, MAKE, (EXIF_IFD, 4, 1, 8)),
+        # Pillow warns "Truncated File Read", then cannot identify the file.
+        lambda tiff: with_tiff_entry(tiff, ORIENTATION, (ORIENTATION, 3, 5, 0xFFFFFF00)),
+        # libtiff itself prints "LZWDecode: ..." on the process's stderr.
+        lambda tiff: tiff[:20] + b"\xff" * 40 + tiff[60:],
+    ],
+    ids=["exif-past-the-end", "exif-in-the-pixels", "orientation-past-the-end", "lzw-codes"],
+)
+def test_damaged_tiff_makes_the_libraries_print_nothing(tmp_path, capfd, damage):
+    path = tmp_path / "damaged.tif"
+    path.write_bytes(damage(lzw_tiff_with_exif()))
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        for load in (load_image, load_mask):
+            try:
+                load(path)
+            except InputImageError as error:
+                assert str(error).startswith(f"{path}: ")
+    # Printed by the warnings module, or straight to file descriptor 2 by a C library.
+    assert [str(warning.message) for warning in warned] == []
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
 
 
 @pytest.mark.parametrize(

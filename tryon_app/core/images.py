@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import os
 import re
 import stat
+import sys
+import tempfile
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -21,6 +25,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tryon_app.core.errors import InputImageError, OutputError, TryOnError
+
+log = logging.getLogger(__name__)
 
 CANVAS_SIZE = (256, 192)
 """(height, width) of the model's canvas: VITON photos are 192 wide by 256 high."""
@@ -60,6 +66,9 @@ _FLAT_BORDER_SPREAD = 12
 _EDGE_SAMPLES = 1 << 16
 
 WHITE = (255, 255, 255)
+
+# Little- and big-endian TIFF, and BigTIFF: the files Pillow hands to libtiff.
+_TIFF_SIGNATURES = frozenset({b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"})
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
@@ -102,13 +111,15 @@ def load_image_with_alpha(
         for transparent, or None when the image has no alpha channel or is opaque everywhere.
     """
     path = Path(path)
-    image = _decode(_read_bytes(path, what), path, what, max_pixels)
-    try:
-        rgb, alpha = _rgb_and_alpha(image)
-    except Exception as error:  # noqa: BLE001 - Pillow's converters raise several types
-        raise InputImageError(
-            f"{path}: unsupported colour mode {image.mode} ({_first_line(error)})", path=path
-        ) from None
+    data = _read_bytes(path, what)
+    with _QuietDecoders(data) as decoder_output:
+        image = _decode(data, path, what, max_pixels, decoder_output)
+        try:
+            rgb, alpha = _rgb_and_alpha(image)
+        except Exception as error:  # noqa: BLE001 - Pillow's converters raise several types
+            raise InputImageError(
+                f"{path}: unsupported colour mode {image.mode} ({_first_line(error)})", path=path
+            ) from None
     if alpha is None:
         return rgb, None
     return _composite(rgb, alpha, WHITE), alpha
@@ -127,19 +138,21 @@ def load_mask(
         InputImageError: as `load_image`.
     """
     path = Path(path)
-    image = _decode(_read_bytes(path, what), path, what, max_pixels)
-    try:
-        if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
-            return _deep_grey_to_uint8(image)
-        if image.mode in _ALPHA_MODES or "transparency" in image.info:
-            rgba = np.asarray(image.convert("RGBA"))
-            on_black = _composite(rgba[..., :3], rgba[..., 3], (0, 0, 0))
-            return np.array(Image.fromarray(on_black).convert("L"))
-        return np.array(image.convert("L"))
-    except Exception as error:  # noqa: BLE001 - Pillow's converters raise several types
-        raise InputImageError(
-            f"{path}: unsupported colour mode {image.mode} ({_first_line(error)})", path=path
-        ) from None
+    data = _read_bytes(path, what)
+    with _QuietDecoders(data) as decoder_output:
+        image = _decode(data, path, what, max_pixels, decoder_output)
+        try:
+            if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+                return _deep_grey_to_uint8(image)
+            if image.mode in _ALPHA_MODES or "transparency" in image.info:
+                rgba = np.asarray(image.convert("RGBA"))
+                on_black = _composite(rgba[..., :3], rgba[..., 3], (0, 0, 0))
+                return np.array(Image.fromarray(on_black).convert("L"))
+            return np.array(image.convert("L"))
+        except Exception as error:  # noqa: BLE001 - Pillow's converters raise several types
+            raise InputImageError(
+                f"{path}: unsupported colour mode {image.mode} ({_first_line(error)})", path=path
+            ) from None
 
 
 def binarize_mask(mask: np.ndarray) -> np.ndarray:
@@ -190,41 +203,113 @@ def _read_bytes(path: Path, what: str) -> bytes:
         ) from None
 
 
-def _decode(data: bytes, path: Path, what: str, max_pixels: int) -> Image.Image:
-    """Fully decoded, upright Pillow image; any decoder failure becomes an InputImageError."""
-    with warnings.catch_warnings():
+class _QuietDecoders:
+    """Keeps what the decoders say about a damaged file off the user's screen while it is decoded.
+
+    The user hears about a file from us alone, in one line. Pillow warns through `warnings`
+    (corrupt EXIF, skipped tags, truncated reads): those are ignored. libtiff prints its errors
+    and warnings on the process's stderr itself, so while TIFF data is decoded file descriptor 2
+    points at a temporary file; `lines()` returns what landed there (the reason to show when
+    Pillow only says "decoder error -2"), and the rest goes to the debug log. Other threads'
+    stderr output during that window lands there too, hence TIFF only.
+
+    One file is decoded at a time: warning filters are process-wide, and two threads entering and
+    leaving `catch_warnings` out of order would leave the filters of one of them in place.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, data: bytes):
+        self._redirect = data[:4] in _TIFF_SIGNATURES
+        self._warnings = warnings.catch_warnings()
+        self._sink = None
+        self._saved_stderr: int | None = None
+
+    def __enter__(self) -> _QuietDecoders:
+        self._lock.acquire()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore")
         # Pillow only warns between its own limit and twice that; a bomb is a bomb.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        if self._redirect:
+            try:
+                sys.stderr.flush()
+                self._sink = tempfile.TemporaryFile()
+                self._saved_stderr = os.dup(2)
+                os.dup2(self._sink.fileno(), 2)
+            except (OSError, AttributeError, ValueError):  # no stderr at all (a windowed app)
+                self._restore()
+        return self
+
+    def lines(self) -> list[str]:
+        """Non-empty lines the native decoders have printed so far."""
+        if self._sink is None:
+            return []
+        self._sink.seek(0)
+        text = self._sink.read().decode("utf-8", "replace")
+        # libtiff starts each line with the file's name, which Pillow gives as "tempfile.tif".
+        lines = (line.strip().removeprefix("tempfile.tif:").strip() for line in text.splitlines())
+        return [line.rstrip(".") for line in lines if line]
+
+    def __exit__(self, *exc_info) -> None:
         try:
-            image = Image.open(io.BytesIO(data), formats=_readable_formats())
-            _check_pixel_count(image.size, path, what, max_pixels)
-            # Decode now, inside the try: Image.open only reads the header, and without
-            # LOAD_TRUNCATED_IMAGES a short file raises here instead of giving grey pixels.
-            image.load()
-            _check_pixel_count(image.size, path, what, max_pixels)
-        except TryOnError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            found = re.search(r"(\d+) pixels", str(error))
-            size = f"{int(found.group(1)) / 1e6:.0f} MP; " if found else ""
-            raise InputImageError(
-                f"{path}: {what} too large ({size}limit {max_pixels / 1e6:.0f} MP)", path=path
-            ) from None
-        except UnidentifiedImageError:
-            raise InputImageError(
-                f"{path}: not an image (cannot identify the format)", path=path
-            ) from None
-        except MemoryError:
-            raise InputImageError(
-                f"{path}: {what} too large to decode in memory", path=path
-            ) from None
-        except Exception as error:  # noqa: BLE001 - decoders raise anything on hostile bytes
-            if "truncated" in str(error).lower():
-                problem = "truncated image data (the file is incomplete)"
-            else:
-                problem = f"corrupt image data ({_first_line(error)})"
-            raise InputImageError(f"{path}: {problem}", path=path) from None
-    return _upright(image)
+            if self._redirect:
+                printed = self.lines()
+                self._restore()
+                if printed:
+                    log.debug("the image decoders said: %s", " | ".join(printed))
+        finally:
+            self._warnings.__exit__(*exc_info)
+            self._lock.release()
+
+    def _restore(self) -> None:
+        try:
+            if self._saved_stderr is not None:
+                os.dup2(self._saved_stderr, 2)
+                os.close(self._saved_stderr)
+            if self._sink is not None:
+                self._sink.close()
+        finally:
+            self._saved_stderr = self._sink = None
+            self._redirect = False
+
+
+def _decode(
+    data: bytes, path: Path, what: str, max_pixels: int, decoder_output: _QuietDecoders
+) -> Image.Image:
+    """Fully decoded, upright Pillow image; any decoder failure becomes an InputImageError."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=_readable_formats())
+        _check_pixel_count(image.size, path, what, max_pixels)
+        # Decode now, inside the try: Image.open only reads the header, and without
+        # LOAD_TRUNCATED_IMAGES a short file raises here instead of giving grey pixels.
+        image.load()
+        _check_pixel_count(image.size, path, what, max_pixels)
+        image = _upright(image)
+    except TryOnError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        found = re.search(r"(\d+) pixels", str(error))
+        size = f"{int(found.group(1)) / 1e6:.0f} MP; " if found else ""
+        raise InputImageError(
+            f"{path}: {what} too large ({size}limit {max_pixels / 1e6:.0f} MP)", path=path
+        ) from None
+    except UnidentifiedImageError:
+        raise InputImageError(
+            f"{path}: not an image (cannot identify the format)", path=path
+        ) from None
+    except MemoryError:
+        raise InputImageError(f"{path}: {what} too large to decode in memory", path=path) from None
+    except Exception as error:  # noqa: BLE001 - decoders raise anything on hostile bytes
+        if "truncated" in str(error).lower():
+            problem = "truncated image data (the file is incomplete)"
+        else:
+            # "decoder error -2" tells nothing; what libtiff printed says what is wrong.
+            native = decoder_output.lines()
+            reason = native[-1] if native else _first_line(error)
+            problem = f"corrupt image data ({reason})"
+        raise InputImageError(f"{path}: {problem}", path=path) from None
+    return image
 
 
 @functools.cache
