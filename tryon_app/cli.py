@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger("tryon")
+
+KERNEL_NOTICE_AFTER_S = 1.0
+"""A cached kernel loads in well under this; past it, the kernel is being compiled: say so."""
+
+
+@contextlib.contextmanager
+def _notice_if_slow(seconds: float, message: str):
+    """Print `message` on stderr if the block is still running after `seconds`."""
+    timer = threading.Timer(seconds, lambda: print(f"tryon: {message}", file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _prepare_kernels() -> float:
+    """Compile or load the correlation kernel, saying so when it is a compilation.
+
+    Returns:
+        Seconds spent.
+    """
+    import kernels
+
+    with _notice_if_slow(
+        KERNEL_NOTICE_AFTER_S,
+        "compiling the correlation kernel for this CPU (once; about half a minute on 2 cores)...",
+    ):
+        return kernels.warmup()
 
 
 def _runtime_options(args: argparse.Namespace):
@@ -28,6 +60,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
     person = load_image(args.person, what="person photo")
     cloth = load_image(args.cloth, what="garment photo")
     mask = load_mask(args.mask) if args.mask else None
+    if args.layout != "fused":
+        _prepare_kernels()
     engine = TryOnEngine(args.model, _runtime_options(args))
     result = engine.try_on(person, cloth, mask, fit=args.fit)
     save_image(args.out, result.image)
@@ -41,6 +75,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
 def _cmd_batch(args: argparse.Namespace) -> None:
     from tryon_app.core.batch import run_batch
 
+    if args.layout != "fused":
+        _prepare_kernels()
     count, seconds = run_batch(
         args.dataroot,
         args.pairs,
@@ -62,6 +98,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         from tryon_app.core.images import check_writable
 
         check_writable(args.json)
+    if args.layout != "fused":
+        _prepare_kernels()
     reports = benchmark_many(
         [args.model, *args.compare], _runtime_options(args), runs=args.runs, warmup=args.warmup
     )
@@ -74,28 +112,39 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from tryon_app.core.artifact import find_artifacts, load_artifact
+    from tryon_app.core.artifact import load_artifact, model_folders
     from tryon_app.core.errors import TryOnError
     from tryon_app.core.paths import model_search_dirs
 
-    folders = find_artifacts(model_search_dirs())
-    if not folders:
-        print("no models found in " + ", ".join(str(p) for p in model_search_dirs()))
-    broken = 0
-    for folder in folders:
+    broken = found = 0
+    for folder, skipped in model_folders(model_search_dirs()):
+        if skipped is not None:
+            print(f"skipped {folder}: {skipped}")
+            continue
+        found += 1
         try:
             artifact = load_artifact(folder)
         except TryOnError as error:
             broken += 1
-            print(f"BROKEN  {folder}: {error}")
+            print(f"BROKEN  {error}")
             continue
         size_mb = artifact.size_bytes() / 1e6
         layouts = "+".join(sorted(artifact.layouts))
         print(
             f"ok      {artifact.name:<24} {artifact.precision:<5} {size_mb:6.1f} MB  {layouts:<12} {folder}"
         )
+    if not found:
+        print("no models found in " + ", ".join(str(p) for p in model_search_dirs()))
     if broken:
         raise SystemExit(1)
+
+
+def _cmd_warmup(args: argparse.Namespace) -> None:
+    import kernels
+
+    seconds = _prepare_kernels()
+    how = "compiled for this CPU" if kernels.compiled_in_this_process() else "loaded from the cache"
+    print(f"correlation kernel ready in {seconds:.1f} s ({how}, {kernels.get_backend()} backend)")
 
 
 def _positive_int(text: str) -> int:
@@ -209,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list and validate the installed model artifacts")
     models.set_defaults(handler=_cmd_models)
+
+    warmup = commands.add_parser(
+        "warmup",
+        help="compile the correlation kernel now",
+        description="Compiles the numba correlation kernel for this CPU and caches it, as the "
+        "first try-on otherwise does (the packaged app ships it precompiled for common CPUs).",
+    )
+    warmup.set_defaults(handler=_cmd_warmup)
     return parser
 
 

@@ -223,6 +223,63 @@ def test_models_lists_and_validates(tiny_artifact, capsys, monkeypatch):
     assert code == 0 and "tiny" in stdout and "fp32" in stdout
 
 
+def _stand_in_artifact(root: Path, layouts: object = None) -> Path:
+    """A folder that passes the artifact checks (stand-in graphs), with other layouts if given."""
+    import json
+
+    from tryon_app.core.artifact import write_metadata
+
+    root.mkdir(parents=True)
+    (root / "fused.xml").write_text("<net/>")
+    (root / "fused.bin").write_bytes(b"\0" * 8)
+    write_metadata(root, {"name": root.name, "layouts": {"fused": "fused.xml"}})
+    if layouts is not None:
+        meta_path = root / "metadata.json"
+        document = json.loads(meta_path.read_text())
+        document["layouts"] = layouts
+        meta_path.write_text(json.dumps(document))
+    return root
+
+
+def test_models_reports_broken_and_skipped_folders(tmp_path, capsys, monkeypatch):
+    from tryon_app.core import paths
+
+    models = tmp_path / "models"
+    _stand_in_artifact(models / "good")
+    _stand_in_artifact(models / "empty-split", {"split": {}})
+    _stand_in_artifact(models / "five-levels", {"split": {"features": "f.xml", "levels": 5}})
+    deep = _stand_in_artifact(models / "deep")
+    (deep / "metadata.json").write_text("[" * 100_000 + "]" * 100_000)
+    (models / "notes").mkdir()
+    monkeypatch.setattr(paths, "model_search_dirs", lambda: [models, tmp_path / "user-models"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models"])
+    assert exit_info.value.code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"BROKEN  {models / 'deep' / 'metadata.json'}: ")
+    assert "nested too deeply" in lines[0]
+    assert lines[1].startswith(f"BROKEN  {models / 'empty-split' / 'metadata.json'}: layouts.split")
+    assert lines[2].startswith(f"BROKEN  {models / 'five-levels' / 'metadata.json'}: layouts.split")
+    assert lines[3].startswith("ok      good ")
+    assert lines[4] == f"skipped {models / 'notes'}: no metadata.json, not a model artifact"
+    assert lines[5] == f"skipped {tmp_path / 'user-models'}: no such folder"
+    assert len(lines) == 6
+
+
+def test_run_refuses_malformed_metadata_in_one_line(photos, tmp_path, capsys):
+    broken = _stand_in_artifact(tmp_path / "broken", {"split": {}})
+    out = tmp_path / "result.png"
+    code, _, stderr = _run(
+        capsys, "run", "--person", photos["person"], "--cloth", photos["cloth"],
+        "--model", broken, "--out", out,
+    )  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert stderr.splitlines() == [
+        f"tryon run: {broken / 'metadata.json'}: layouts.split: expected features, levels and "
+        "render, got {}"
+    ]
+
+
 def test_bench_compares_models_in_one_run(tiny_artifact, tmp_path, capsys):
     import json
     import shutil

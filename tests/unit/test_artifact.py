@@ -43,26 +43,119 @@ def test_missing_file_is_named(artifact_dir):
         load_artifact(artifact_dir)
 
 
+def rewrite_metadata(root, change) -> None:
+    meta_path = root / "metadata.json"
+    document = json.loads(meta_path.read_text())
+    change(document)
+    meta_path.write_text(json.dumps(document))
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"schema": "someone-else/model"}, "unknown schema"),
-        ({"schema_version": 99}, "schema version 99"),
-        ({"files": {}}, "no file list"),
+        ({"schema_version": 99}, "schema_version: not supported .*got 99"),
+        ({"files": {}}, "files: expected the file list"),
     ],
 )
 def test_unknown_schema_is_refused(artifact_dir, change, message):
-    meta_path = artifact_dir / "metadata.json"
-    document = json.loads(meta_path.read_text())
-    document.update(change)
-    meta_path.write_text(json.dumps(document))
+    rewrite_metadata(artifact_dir, lambda document: document.update(change))
     with pytest.raises(TryOnError, match=message):
         load_artifact(artifact_dir)
 
 
-def test_not_json_and_not_a_folder(artifact_dir, tmp_path):
-    (artifact_dir / "metadata.json").write_text("{not json")
-    with pytest.raises(TryOnError, match="unreadable metadata"):
+SPLIT = {
+    "features": "split/features.xml",
+    "levels": [f"split/level_{i}.xml" for i in range(5)],
+    "render": "split/render.xml",
+}
+
+
+def nested_lists(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("raw_change", "message"),
+    [
+        # Each of these ended in a traceback (ValueError, RecursionError, KeyError, TypeError).
+        (
+            lambda text: text.replace('"schema_version": 1', '"schema_version": ' + "7" * 5000),
+            "unreadable metadata \\(Exceeds the limit",
+        ),
+        (
+            lambda text: text.replace('"schema_version": 1', '"schema_version": ' + "7" * 4000),
+            "schema_version: not supported .*over 12 digits",
+        ),
+        (
+            lambda text: text.replace('"name": "toy"', '"name": ' + nested_lists(100_000)),
+            "nested too deeply",
+        ),
+        (lambda text: nested_lists(100_000), "nested too deeply"),
+        (
+            lambda text: text.replace('"name": "toy"', '"name": ' + nested_lists(500)),
+            "name: expected a name, got a list of 1",
+        ),
+        (lambda text: "[1, 2]", "expected a JSON object, got a list of 2"),
+    ],
+    ids=[
+        "5000-digit-version",
+        "4000-digit-version",
+        "deep-name",
+        "deep-document",
+        "list-name",
+        "list",
+    ],
+)
+def test_hostile_metadata_text_is_refused_in_one_line(artifact_dir, raw_change, message):
+    meta_path = artifact_dir / "metadata.json"
+    meta_path.write_text(raw_change(meta_path.read_text()))
+    with pytest.raises(TryOnError, match=message) as caught:
         load_artifact(artifact_dir)
-    with pytest.raises(TryOnError, match="model folder not found"):
-        load_artifact(tmp_path / "nowhere")
+    assert str(caught.value).startswith(f"{meta_path}: ") and len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("layouts", "message"),
+    [
+        ({"split": {}}, "layouts.split: expected features, levels and render, got {}"),
+        ({"split": {**SPLIT, "levels": 5}}, "layouts.split.levels: expected a list of 5 graphs, got 5"),
+        ({"split": {**SPLIT, "levels": SPLIT["levels"][:4]}}, "layouts.split.levels: .*got a list of 4"),
+        ({"split": {**SPLIT, "render": None}}, "layouts.split.render: expected a relative file path, got null"),
+        ({"split": {**SPLIT, "render": "../../elsewhere/render.xml"}}, "inside the artifact folder"),
+        ({"split": {**SPLIT, "render": "/abs/render.xml"}}, "inside the artifact folder"),
+        ({"split": {**SPLIT, "render": "split/render.bin"}}, "expected a .xml file"),
+        ({"fused": 5}, "layouts.fused: expected a relative file path, got 5"),
+        ({"fused": "fused.xml", "tiled": "tiled.xml"}, "layouts: expected split and/or fused, got a list of 1"),
+        ({}, "layouts: expected layouts, got {}"),
+        ([], "layouts: expected layouts, got a list of 0"),
+    ],
+    ids=["empty-split", "levels-5", "four-levels", "null-render", "outside", "absolute", "bin", "fused-5", "unknown", "none", "list"],
+)  # fmt: skip
+def test_malformed_layouts_are_refused(artifact_dir, layouts, message):
+    rewrite_metadata(artifact_dir, lambda document: document.update(layouts=layouts))
+    with pytest.raises(TryOnError, match=message):
+        load_artifact(artifact_dir)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"precision": "int4"}, "precision: expected one of fp32, fp16, int8, got 'int4'"),
+        ({"name": 7}, "name: expected a name, got 7"),
+        ({"provenance": "made by hand"}, "provenance: expected a JSON object"),
+        ({"quantized_graphs": "fused.xml"}, "quantized_graphs: expected a list of names"),
+        ({"input": {"height": 512, "width": 192}}, "input.height: this app runs models of 192x256"),
+        ({"files": {"fused.xml": "not-a-hash"}}, "sha256"),
+        ({"files": {"../fused.xml": "0" * 64}}, "inside the artifact folder"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_refused(artifact_dir, change, message):
+    rewrite_metadata(artifact_dir, lambda document: document.update(change))
+    with pytest.raises(TryOnError, match=message):
+        load_artifact(artifact_dir)
+
+
+def test_unknown_extra_sections_are_kept(artifact_dir):
+    rewrite_metadata(artifact_dir, lambda document: document.update(source={"warp": "w.pth"}))
+    assert load_artifact(artifact_dir).metadata["source"] == {"warp": "w.pth"}

@@ -1,16 +1,25 @@
 """Model artifacts: a folder of OpenVINO IR files described by `metadata.json`, verified on load.
 
 `metadata.json` is the source of truth: schema, input convention, architecture widths, how the
-model was made, measured quality and speed, and the sha256 of every file. The app refuses an
-artifact whose schema it does not know or whose files do not match their hashes.
+model was made, measured quality and speed, and the sha256 of every file. It is checked against a
+typed schema (`ArtifactMetadata`) before anything reads it: the app refuses an artifact whose
+schema it does not know, whose layouts use a file the list does not hash, or whose files do not
+match their hashes, with one line that names the file and the problem.
+
+Where each graph lives is defined here once (`SplitLayout`, `FUSED_GRAPH`), with the set of files
+each layout uses (`Layouts.files`): an IR graph is its `.xml` and the `.bin` beside it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
 from tryon_app.core.errors import ArtifactError
@@ -20,6 +29,31 @@ SCHEMA_VERSION = 1
 METADATA_FILE = "metadata.json"
 INPUT_HEIGHT, INPUT_WIDTH = 256, 192
 LEVELS = 5
+PRECISIONS = ("fp32", "fp16", "int8")
+
+MAX_METADATA_BYTES = 16 * 2**20
+"""A real metadata.json is tens of kB; a bigger one is not read."""
+
+SPLIT_FEATURES_GRAPH = "split/features.xml"
+SPLIT_RENDER_GRAPH = "split/render.xml"
+FUSED_GRAPH = "fused.xml"
+LAYOUT_NAMES = ("split", "fused")
+
+# Sections the runtime does not read but other tools do: when present they must be JSON objects
+# (or lists), so a tool reading them meets the type it expects.
+_OBJECT_SECTIONS = ("input", "architecture", "tools", "provenance", "verification", "quality")
+_STRING_LIST_SECTIONS = ("quantized_graphs", "float_graphs")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def split_level_graph(index: int) -> str:
+    """The IR of flow level `index` (0 = coarsest) in the split layout."""
+    return f"split/level_{index}.xml"
+
+
+def weights_of(graph: str) -> str:
+    """The `.bin` OpenVINO reads beside an IR `.xml` (relative paths, POSIX separators)."""
+    return str(PurePosixPath(graph).with_suffix(".bin"))
 
 
 def sha256_of(path: Path) -> str:
@@ -30,90 +64,347 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+# --------------------------------------------------------------------------- the schema
+
+
+@dataclass(frozen=True)
+class SplitLayout:
+    """The split layout's graphs: both feature pyramids, one graph per flow level, the generator.
+
+    The defaults are where export writes them.
+    """
+
+    features: str = SPLIT_FEATURES_GRAPH
+    levels: tuple[str, ...] = tuple(split_level_graph(i) for i in range(LEVELS))
+    render: str = SPLIT_RENDER_GRAPH
+
+    def graphs(self) -> tuple[str, ...]:
+        return (self.features, *self.levels, self.render)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": self.features, "levels": list(self.levels), "render": self.render}
+
+
+@dataclass(frozen=True)
+class Layouts:
+    """The layouts an artifact provides (at least one): `split`, `fused` (one IR), or both."""
+
+    split: SplitLayout | None = field(default_factory=SplitLayout)
+    fused: str | None = FUSED_GRAPH
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name in LAYOUT_NAMES if getattr(self, name) is not None)
+
+    def graphs(self, name: str) -> tuple[str, ...]:
+        """The IR `.xml` files of one layout."""
+        if name == "split" and self.split is not None:
+            return self.split.graphs()
+        if name == "fused" and self.fused is not None:
+            return (self.fused,)
+        raise KeyError(name)
+
+    def files(self, name: str) -> tuple[str, ...]:
+        """Every file one layout needs: each graph's `.xml` and its `.bin`."""
+        return tuple(path for graph in self.graphs(name) for path in (graph, weights_of(graph)))
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {}
+        if self.split is not None:
+            document["split"] = self.split.to_json()
+        if self.fused is not None:
+            document["fused"] = self.fused
+        return document
+
+
+@dataclass(frozen=True)
+class ArtifactMetadata:
+    """What `metadata.json` declares, checked: the part of it the runtime relies on, typed.
+
+    Attributes:
+        name: the model's name, None when the metadata gives none (the folder name is used).
+        precision: weights precision, one of PRECISIONS.
+        layouts: the graphs, per layout.
+        files: relative path -> sha256 (lowercase hex) of every file of the artifact.
+        schema_version: the version of this schema the file was written with.
+    """
+
+    name: str | None
+    precision: str
+    layouts: Layouts
+    files: Mapping[str, str]
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_json(cls, document: object, where: Path) -> ArtifactMetadata:
+        """Check a parsed `metadata.json` against the schema.
+
+        Args:
+            document: what `json.loads` gave.
+            where: the metadata file, named in errors.
+
+        Raises:
+            ArtifactError: `<where>: <field>: <problem>`, one line, for the first problem found.
+        """
+        check = _Checker(where)
+        check.that(isinstance(document, dict), "", "expected a JSON object", document)
+        schema = document.get("schema")
+        check.that(schema == SCHEMA, "schema", f"unknown schema (expected {SCHEMA!r})", schema)
+        version = document.get("schema_version")
+        check.that(
+            _is_int(version) and version == SCHEMA_VERSION,
+            "schema_version",
+            f"not supported (this app reads version {SCHEMA_VERSION})",
+            version,
+        )
+        name = document.get("name")
+        check.that(name is None or _is_text(name), "name", "expected a name", name)
+        precision = document.get("precision", "fp32")
+        check.that(
+            precision in PRECISIONS,
+            "precision",
+            f"expected one of {', '.join(PRECISIONS)}",
+            precision,
+        )
+        for section in _OBJECT_SECTIONS:
+            value = document.get(section, {})
+            check.that(isinstance(value, dict), section, "expected a JSON object", value)
+        for section in _STRING_LIST_SECTIONS:
+            value = document.get(section, [])
+            check.that(
+                isinstance(value, list) and all(_is_text(item) for item in value),
+                section,
+                "expected a list of names",
+                value,
+            )
+        size = document.get("input", {})
+        for key, expected in (("height", INPUT_HEIGHT), ("width", INPUT_WIDTH)):
+            value = size.get(key, expected)
+            check.that(
+                _is_int(value) and value == expected,
+                f"input.{key}",
+                f"this app runs models of {INPUT_WIDTH}x{INPUT_HEIGHT} pixels",
+                value,
+            )
+        files = check.files(document.get("files"))
+        layouts = check.layouts(document.get("layouts"))
+        return cls(
+            name=name,
+            precision=precision,
+            layouts=layouts,
+            files=MappingProxyType(files),
+            schema_version=version,
+        )
+
+
+class _Checker:
+    """Raises ArtifactError naming the metadata file and the field at the first failed check."""
+
+    def __init__(self, where: Path):
+        self.where = where
+
+    def that(self, condition: bool, key: str, problem: str, value: object) -> None:
+        if not condition:
+            field_name = f"{key}: " if key else ""
+            raise ArtifactError(f"{self.where}: {field_name}{problem}, got {_shown(value)}")
+
+    def path(self, value: object, key: str, suffix: str | None = None) -> str:
+        """A safe relative path inside the artifact folder, POSIX separators."""
+        self.that(_is_text(value), key, "expected a relative file path", value)
+        parts = PurePosixPath(value).parts
+        self.that(
+            "\\" not in value
+            and ":" not in value
+            and not value.startswith("/")
+            and bool(parts)
+            and all(part not in ("", ".", "..") for part in parts)
+            and str(PurePosixPath(value)) == value,
+            key,
+            "expected a plain relative path inside the artifact folder",
+            value,
+        )
+        if suffix is not None:
+            self.that(value.endswith(suffix), key, f"expected a {suffix} file", value)
+        return value
+
+    def files(self, value: object) -> dict[str, str]:
+        self.that(isinstance(value, dict) and bool(value), "files", "expected the file list", value)
+        for relative, digest in value.items():
+            self.path(relative, f"files[{_shown(relative)}]")
+            self.that(
+                _is_text(digest) and _SHA256.fullmatch(digest) is not None,
+                f"files[{_shown(relative)}]",
+                "expected a sha256 (64 lowercase hex digits)",
+                digest,
+            )
+        return dict(value)
+
+    def layouts(self, value: object) -> Layouts:
+        self.that(isinstance(value, dict) and bool(value), "layouts", "expected layouts", value)
+        unknown = sorted(set(value) - set(LAYOUT_NAMES))
+        self.that(not unknown, "layouts", f"expected {' and/or '.join(LAYOUT_NAMES)}", unknown)
+        split = None
+        if "split" in value:
+            graphs = value["split"]
+            self.that(
+                isinstance(graphs, dict) and set(graphs) == {"features", "levels", "render"},
+                "layouts.split",
+                "expected features, levels and render",
+                graphs,
+            )
+            levels = graphs["levels"]
+            self.that(
+                isinstance(levels, list) and len(levels) == LEVELS,
+                "layouts.split.levels",
+                f"expected a list of {LEVELS} graphs",
+                levels,
+            )
+            split = SplitLayout(
+                features=self.path(graphs["features"], "layouts.split.features", ".xml"),
+                levels=tuple(
+                    self.path(level, f"layouts.split.levels[{i}]", ".xml")
+                    for i, level in enumerate(levels)
+                ),
+                render=self.path(graphs["render"], "layouts.split.render", ".xml"),
+            )
+        fused = None
+        if "fused" in value:
+            fused = self.path(value["fused"], "layouts.fused", ".xml")
+        return Layouts(split=split, fused=fused)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 1000
+
+
+def _shown(value: object) -> str:
+    """A value as one short phrase for an error message, however big it is."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if _is_int(value):
+        digits = len(str(abs(value))) if abs(value) < 10**100 else None
+        return str(value) if digits is not None and digits <= 12 else "a number of over 12 digits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 60 else f"{value[:57]!r}..."
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        keys = ", ".join(_shown(key) for key in list(value)[:4])
+        return f"an object with {keys}{', ...' if len(value) > 4 else ''}" if value else "{}"
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------- loading
+
+
 @dataclass(frozen=True)
 class Artifact:
     """A verified model folder.
 
     Attributes:
         root: the folder.
-        metadata: the parsed `metadata.json`.
+        spec: the checked metadata.
+        metadata: the whole parsed `metadata.json` (provenance, quality, ... for the tools).
     """
 
     root: Path
+    spec: ArtifactMetadata = field(repr=False)
     metadata: dict[str, Any] = field(repr=False)
 
     @property
     def name(self) -> str:
-        return self.metadata.get("name", self.root.name)
+        return self.spec.name or self.root.name
 
     @property
     def precision(self) -> str:
-        return self.metadata.get("precision", "fp32")
+        return self.spec.precision
 
     @property
     def layouts(self) -> dict[str, Any]:
-        return self.metadata["layouts"]
+        """Layout name -> its graphs as in the metadata (split: a dict, fused: one path)."""
+        return self.spec.layouts.to_json()
 
     def path(self, relative: str) -> Path:
         return self.root / relative
 
     def size_bytes(self) -> int:
-        return sum(self.path(name).stat().st_size for name in self.metadata["files"])
+        return sum(self.path(name).stat().st_size for name in self.spec.files)
 
     def split_files(self) -> dict[str, Any]:
-        if "split" not in self.layouts:
+        if self.spec.layouts.split is None:
             raise ArtifactError(f"{self.root / METADATA_FILE}: this artifact has no split layout")
-        return self.layouts["split"]
+        return self.spec.layouts.split.to_json()
 
 
-def _require(condition: bool, where: Path, problem: str) -> None:
-    if not condition:
-        raise ArtifactError(f"{where}: {problem}")
+def read_metadata(meta_path: Path) -> tuple[ArtifactMetadata, dict[str, Any]]:
+    """Parse and check one `metadata.json`: (the checked part, the whole document).
+
+    Raises:
+        ArtifactError: missing, too big, unreadable, not JSON (numbers too long, nesting too
+            deep) or not what the schema says.
+    """
+    try:
+        info = meta_path.stat()
+    except OSError:
+        raise ArtifactError(f"{meta_path}: missing (not a model artifact folder)") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ArtifactError(f"{meta_path}: not a file")
+    if info.st_size > MAX_METADATA_BYTES:
+        raise ArtifactError(
+            f"{meta_path}: {info.st_size / 2**20:.0f} MiB, too big for model metadata "
+            f"(limit {MAX_METADATA_BYTES / 2**20:.0f} MiB)"
+        )
+    try:
+        document = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        # ValueError: invalid JSON, or an integer longer than Python converts (4300 digits).
+        reason = " ".join(str(error).split())[:200]
+        raise ArtifactError(f"{meta_path}: unreadable metadata ({reason})") from None
+    except RecursionError:
+        raise ArtifactError(f"{meta_path}: unreadable metadata (nested too deeply)") from None
+    return ArtifactMetadata.from_json(document, meta_path), document
 
 
 def load_artifact(root: str | Path, *, verify_hashes: bool = True) -> Artifact:
     """Read and check an artifact folder.
 
+    The metadata is checked against the schema, every file a layout uses must be listed with its
+    sha256, every listed file must exist and, with `verify_hashes`, match its hash.
+
     Raises:
         ArtifactError: one line naming the file and the problem (missing folder or file, invalid
-            JSON, unknown schema or version, hash mismatch).
+            JSON, unknown schema or version, a field of the wrong type, an unlisted graph file, a
+            hash mismatch).
     """
     root = Path(root)
-    meta_path = root / METADATA_FILE
-    _require(root.is_dir(), root, "model folder not found")
-    _require(meta_path.is_file(), meta_path, "missing (not a model artifact folder)")
-    try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"{meta_path}: unreadable metadata ({error})") from None
-    _require(isinstance(metadata, dict), meta_path, "metadata is not a JSON object")
-    _require(
-        metadata.get("schema") == SCHEMA, meta_path, f"unknown schema {metadata.get('schema')!r}"
-    )
-    version = metadata.get("schema_version")
-    _require(
-        version == SCHEMA_VERSION,
-        meta_path,
-        f"schema version {version!r} is not supported (this app reads version {SCHEMA_VERSION})",
-    )
-    files = metadata.get("files")
-    _require(isinstance(files, dict) and bool(files), meta_path, "no file list")
-    _require(isinstance(metadata.get("layouts"), dict), meta_path, "no layouts")
+    if not root.is_dir():
+        raise ArtifactError(f"{root}: model folder not found")
+    spec, document = read_metadata(root / METADATA_FILE)
     # Missing files first: a deleted file is a clearer diagnosis than a damaged one beside it.
-    for relative in files:
-        _require((root / relative).is_file(), root / relative, "missing model file")
+    for relative in spec.files:
+        if not (root / relative).is_file():
+            raise ArtifactError(f"{root / relative}: missing model file")
     if verify_hashes:
-        for relative, expected in files.items():
-            _require(
-                sha256_of(root / relative) == expected,
-                root / relative,
-                "damaged model file (sha256 does not match metadata.json)",
-            )
-    return Artifact(root=root, metadata=metadata)
+        for relative, expected in spec.files.items():
+            if sha256_of(root / relative) != expected:
+                raise ArtifactError(
+                    f"{root / relative}: damaged model file (sha256 does not match metadata.json)"
+                )
+    return Artifact(root=root, spec=spec, metadata=document)
 
 
 def write_metadata(root: Path, metadata: dict[str, Any]) -> None:
-    """Write `metadata.json`, hashing every IR file under `root` into its file list."""
+    """Write `metadata.json`, hashing every IR file under `root` into its file list.
+
+    Raises:
+        ArtifactError: the document would not pass `load_artifact` (e.g. a layout graph that is
+            not in the folder), so that no tool writes an artifact the app refuses.
+    """
     root = Path(root)
     files = {
         path.relative_to(root).as_posix(): sha256_of(path)
@@ -121,13 +412,28 @@ def write_metadata(root: Path, metadata: dict[str, Any]) -> None:
         if path.is_file() and path.suffix in {".xml", ".bin", ".onnx"}
     }
     document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **metadata, "files": files}
-    (root / METADATA_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    meta_path = root / METADATA_FILE
+    ArtifactMetadata.from_json(json.loads(json.dumps(document)), meta_path)
+    meta_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def model_folders(search_dirs: list[Path]) -> Iterator[tuple[Path, str | None]]:
+    """Every folder directly under the given folders, with why it is skipped (None: a candidate).
+
+    A candidate has a `metadata.json` (not yet checked); a search folder that does not exist is
+    reported as skipped too.
+    """
+    for base in search_dirs:
+        if not base.is_dir():
+            yield base, "no such folder"
+            continue
+        for folder in sorted(path for path in base.iterdir() if path.is_dir()):
+            if (folder / METADATA_FILE).is_file():
+                yield folder, None
+            else:
+                yield folder, f"no {METADATA_FILE}, not a model artifact"
 
 
 def find_artifacts(search_dirs: list[Path]) -> list[Path]:
     """Every folder with a `metadata.json` directly under the given folders (unverified)."""
-    found = []
-    for base in search_dirs:
-        if base.is_dir():
-            found.extend(sorted(p.parent for p in base.glob(f"*/{METADATA_FILE}")))
-    return found
+    return [folder for folder, skipped in model_folders(search_dirs) if skipped is None]
