@@ -195,6 +195,35 @@ def test_damaged_artifact_is_named(tiny_artifact, photos, tmp_path, capsys):
     assert code == 1 and "render.xml" in stderr
 
 
+def test_a_graph_file_dropped_from_the_list_is_still_verified(
+    tiny_artifact, photos, tmp_path, capsys, monkeypatch
+):
+    import json
+    import shutil
+
+    from tryon_app.core import paths
+
+    broken = tmp_path / "models" / "unlisted"
+    shutil.copytree(tiny_artifact, broken)
+    meta_path = broken / "metadata.json"
+    document = json.loads(meta_path.read_text())
+    del document["files"]["split/render.bin"]
+    meta_path.write_text(json.dumps(document))
+    render = broken / "split" / "render.bin"
+    render.write_bytes(bytes(255 - byte for byte in render.read_bytes()))
+    out = tmp_path / "result.png"
+    code, _, stderr = _run(
+        capsys, "run", "--person", photos["person"], "--cloth", photos["cloth"],
+        "--model", broken, "--out", out,
+    )  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert stderr.startswith(f"tryon run: {render}: the split layout uses it but metadata.json")
+    monkeypatch.setattr(paths, "model_search_dirs", lambda: [broken.parent])
+    with pytest.raises(SystemExit):
+        main(["models"])
+    assert capsys.readouterr().out.startswith(f"BROKEN  {render}: ")
+
+
 def test_cli_runs_without_torch_in_a_fresh_interpreter(tiny_artifact, photos, tmp_path):
     out = tmp_path / "fresh.png"
     script = (

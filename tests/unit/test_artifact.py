@@ -159,3 +159,43 @@ def test_fields_of_the_wrong_type_are_refused(artifact_dir, change, message):
 def test_unknown_extra_sections_are_kept(artifact_dir):
     rewrite_metadata(artifact_dir, lambda document: document.update(source={"warp": "w.pth"}))
     assert load_artifact(artifact_dir).metadata["source"] == {"warp": "w.pth"}
+
+
+def split_artifact(root):
+    """An artifact with both layouts, every graph a stand-in .xml with its .bin."""
+    for graph in (*SPLIT["levels"], SPLIT["features"], SPLIT["render"], "fused.xml"):
+        (root / graph).parent.mkdir(parents=True, exist_ok=True)
+        (root / graph).write_text("<net/>")
+        (root / graph).with_suffix(".bin").write_bytes(graph.encode())
+    write_metadata(root, {"name": "both", "layouts": {"split": SPLIT, "fused": "fused.xml"}})
+    return root
+
+
+def test_every_file_a_layout_uses_must_be_listed(tmp_path):
+    root = split_artifact(tmp_path / "model")
+    assert load_artifact(root).spec.layouts.files("split")[-2:] == (
+        "split/render.xml",
+        "split/render.bin",
+    )
+    # Dropping a file from the list used to exempt it from the hash check: it was not verified.
+    rewrite_metadata(root, lambda document: document["files"].pop("split/render.bin"))
+    (root / "split" / "render.bin").write_bytes(b"garbage")
+    with pytest.raises(TryOnError, match=r"split/render\.bin: the split layout uses it but"):
+        load_artifact(root)
+    with pytest.raises(TryOnError, match=r"split/render\.bin: the split layout uses it but"):
+        load_artifact(root, verify_hashes=False)
+
+
+def test_writing_metadata_that_the_app_would_refuse_fails(tmp_path):
+    root = split_artifact(tmp_path / "model")
+    (root / "split" / "level_3.bin").unlink()
+    with pytest.raises(TryOnError, match=r"split/level_3\.bin: the split layout uses it"):
+        write_metadata(root, {"layouts": {"split": SPLIT}})
+
+
+def test_not_json_and_not_a_folder(artifact_dir, tmp_path):
+    (artifact_dir / "metadata.json").write_text("{not json")
+    with pytest.raises(TryOnError, match="unreadable metadata"):
+        load_artifact(artifact_dir)
+    with pytest.raises(TryOnError, match="model folder not found"):
+        load_artifact(tmp_path / "nowhere")

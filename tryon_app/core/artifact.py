@@ -187,6 +187,13 @@ class ArtifactMetadata:
             )
         files = check.files(document.get("files"))
         layouts = check.layouts(document.get("layouts"))
+        for layout in layouts.names():
+            for relative in layouts.files(layout):
+                if relative not in files:
+                    raise ArtifactError(
+                        f"{where.parent / relative}: the {layout} layout uses it but "
+                        f"{where.name} does not list it in `files`, so it cannot be verified"
+                    )
         return cls(
             name=name,
             precision=precision,
