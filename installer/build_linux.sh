@@ -80,6 +80,23 @@ TRYON_MODELS_DIR="$MODELS" TRYON_ASSETS_DIR="$ASSETS" "$PYTHON" -m PyInstaller i
 CHECK_HOME="$(mktemp -d)"
 env -i PATH=/usr/bin:/bin HOME="$CHECK_HOME" "$BUNDLE/tryon" models \
     || die "the bundle does not run: $BUNDLE/tryon models failed"
+# The correlation kernels, compiled for each x86-64 level this machine runs (kernels.precompiled):
+# the installed app copies the best level its CPU runs into the user's cache instead of compiling
+# for half a minute at its first start. The cache is stamped with the bundle's executable, which
+# is why the bundle itself compiles it.
+SEED="$BUNDLE/_internal/numba-seed/tryon"
+rm -rf "$SEED"
+for LEVEL in $("$PYTHON" -c 'from kernels.precompiled import runnable_levels; print(*runnable_levels())'); do
+    echo "== correlation kernels for $LEVEL"
+    NUMBA_CACHE="$(mktemp -d)"
+    env -i PATH=/usr/bin:/bin HOME="$CHECK_HOME" NUMBA_CACHE_DIR="$NUMBA_CACHE" \
+        NUMBA_CPU_NAME="$LEVEL" NUMBA_CPU_FEATURES= "$BUNDLE/tryon" warmup \
+        || die "the bundle could not compile its kernels for $LEVEL"
+    "$PYTHON" -c 'import sys; from pathlib import Path; from kernels.precompiled import build_seed
+sys.exit(0 if build_seed(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]) else 1)' \
+        "$NUMBA_CACHE" "$SEED" "$LEVEL" || die "no kernel cache for $LEVEL"
+    rm -rf "$NUMBA_CACHE"
+done
 rm -rf "$CHECK_HOME"
 mkdir -p "$DIST"
 

@@ -6,6 +6,9 @@ Only what a frozen build needs on top of `tryon_app.cli:main`:
   kernels' sources (see tryon.spec), which numba needs before it honours NUMBA_CACHE_DIR; unset,
   numba would write beside the install where that is writable (and the uninstaller would leave
   it behind), else into a folder of its own. It must be set before numba is imported.
+* The build compiled the kernels for common CPU levels (`numba-seed/`, see build_linux.sh and
+  kernels.precompiled); the best level this CPU runs goes into that cache, so a fresh install's
+  first try-on does not spend half a minute compiling.
 * TRYON_QUIT_AFTER_MS=N closes the desktop app's windows N ms after start, as the close button
   would. Installer smoke tests use it to start and quit the GUI without a person at the screen.
 """
@@ -27,6 +30,14 @@ def _direct_numba_cache() -> None:
         # tryon-gui.exe sharing one folder would each invalidate the other's compiled kernels.
         cache /= Path(sys.executable).stem
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    seed = Path(getattr(sys, "_MEIPASS", "")) / "numba-seed" / Path(sys.executable).stem
+    if getattr(sys, "frozen", False) and seed.is_dir():
+        from kernels.precompiled import use_seed
+
+        try:
+            use_seed(seed)
+        except OSError as error:  # an unwritable cache folder: numba then compiles, as without
+            print(f"tryon: cannot use the precompiled kernels: {error}", file=sys.stderr)
 
 
 def _schedule_quit(delay_ms: int) -> None:

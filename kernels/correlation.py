@@ -143,6 +143,17 @@ def warmup() -> float:
     return time.perf_counter() - start
 
 
+def compiled_in_this_process() -> int:
+    """How many kernel signatures this process compiled, rather than loaded from numba's cache.
+
+    0 after a warm-up means the kernels came from the cache (or the numpy backend is in use).
+    """
+    if _numba_kernels is None:
+        return 0
+    dispatchers = (_numba_kernels.correlation_rows, _numba_kernels.correlation_rows_serial)
+    return sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
+
+
 LAYOUTS = ("NCHW", "NHWC")
 
 

@@ -89,6 +89,49 @@ def test_the_app_never_imports_torch(tiny_artifact, photos, tmp_path):
     assert report["threads"] == []
 
 
+# Runs main() in a fresh interpreter whose model load never ends, and closes the window at once.
+_QUIT_DURING_COMPILE = """
+import sys, threading
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from tryon_app.gui import app, session
+
+def compile_forever(self, request):
+    print("compiling", flush=True)
+    threading.Event().wait()
+
+session.TryOnSession.load = compile_forever
+app.create_application()
+QTimer.singleShot(1500, QApplication.closeAllWindows)
+sys.exit(app.main(sys.argv[1:]))
+"""
+
+
+def test_quitting_while_the_model_compiles_ends_the_process_cleanly(tiny_artifact, tmp_path):
+    settings = tmp_path / "settings.ini"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _QUIT_DURING_COMPILE,
+            "--model",
+            str(tiny_artifact),
+            "--settings",
+            str(settings),
+        ],
+        cwd=REPO,
+        env=_environment(tmp_path, QT_QPA_PLATFORM="offscreen"),
+        capture_output=True,
+        text=True,
+        # Well under the half minute the window used to wait for its worker.
+        timeout=20,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "compiling" in completed.stdout
+    assert completed.stderr == ""
+    assert settings.is_file()
+
+
 def test_main_without_a_display_explains_and_fails(tmp_path):
     env = _environment(tmp_path)
     for variable in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):

@@ -343,3 +343,34 @@ def test_gallery_thumbnails_load_off_the_gui_thread(qtbot, photos):
     assert picked.args == [photos.garments[0]]
     loader.shutdown()
     assert loader.active_threads() == 0
+
+
+def test_closing_while_the_model_compiles_does_not_wait_for_it(
+    make_window, settings_file, qtbot, monkeypatch
+):
+    from tryon_app.gui.controller import QUIT_GRACE_S
+    from tryon_app.gui.session import TryOnSession
+
+    started, release = threading.Event(), threading.Event()
+    load = TryOnSession.load
+
+    def compile_slowly(self, request):
+        # A first start: a compilation that outlasts the user's patience.
+        started.set()
+        release.wait(300)
+        return load(self, request)
+
+    monkeypatch.setattr(TryOnSession, "load", compile_slowly)
+    window = make_window()
+    qtbot.waitUntil(started.is_set, timeout=60_000)
+    try:
+        began = time.monotonic()
+        window.close()
+        closed_in = time.monotonic() - began
+        # Closing came back while the compilation still ran; the caller ends the process.
+        assert window.controller.worker_threads_alive() == ["tryon-inference"]
+        assert closed_in < QUIT_GRACE_S + 5
+        assert settings_file.is_file()
+    finally:
+        release.set()
+        qtbot.waitUntil(lambda: not window.controller.worker_threads_alive(), timeout=120_000)

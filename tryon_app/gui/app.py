@@ -126,7 +126,22 @@ def main(argv: list[str] | None = None) -> int:
         window.open_garment(args.garment)
     code = app.exec()
     window.shutdown()
+    if window.controller.worker_threads_alive():
+        _end_process_now(code)
     return code
+
+
+def _end_process_now(code: int) -> None:
+    """Exit at once, skipping Python's finalisation, while a worker thread is still in a job.
+
+    The settings are already saved. A thread left inside OpenVINO's or numba's native code when
+    the interpreter finalises is torn down mid-call, which C++ answers with std::terminate (an
+    abort), so a worker that is still compiling must not outlive a normal exit.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

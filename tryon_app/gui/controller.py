@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ from tryon_app.gui.session import (
 )
 
 log = logging.getLogger(__name__)
+
+QUIT_GRACE_S = 2.0
+"""How long closing waits for a running job: a try-on ends well within it, a compilation may not."""
 
 
 @dataclass(frozen=True)
@@ -189,16 +193,23 @@ class TryOnController(QObject):
     def worker_threads_alive(self) -> list[str]:
         return [worker.name for worker in (self._inference, self._io) if worker.is_alive()]
 
-    def shutdown(self, timeout: float = 30.0) -> bool:
-        """Stop both workers and join their threads (a running job is let finish first).
+    def shutdown(self, timeout: float = QUIT_GRACE_S) -> bool:
+        """Stop both workers: drop what waits and give a running job `timeout` seconds to end.
+
+        A job cannot be interrupted, and a first-start compilation can run for half a minute, so
+        quitting does not wait for it: the caller ends the process instead (see `app.main`).
 
         Returns:
             True when both threads have ended.
         """
         self._closed = True
-        stopped = [worker.stop(timeout) for worker in (self._io, self._inference)]
+        deadline = time.monotonic() + timeout
+        stopped = [
+            worker.stop(max(0.0, deadline - time.monotonic()))
+            for worker in (self._io, self._inference)
+        ]
         if not all(stopped):
-            log.warning("a worker thread did not stop within %.0f s", timeout)
+            log.info("closing while %s still runs: not waiting for it", self._busy or "a job")
         return all(stopped)
 
     # ------------------------------------------------------------------ events
