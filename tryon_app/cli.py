@@ -54,9 +54,9 @@ def _runtime_options(args: argparse.Namespace):
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from tryon_app.core.engine import TryOnEngine
-    from tryon_app.core.images import check_writable, load_image, load_mask, save_image
+    from tryon_app.core.images import check_outputs, load_image, load_mask, save_image
 
-    check_writable(args.out)
+    check_outputs({"result": args.out, "warped garment": args.warped})
     person = load_image(args.person, what="person photo")
     cloth = load_image(args.cloth, what="garment photo")
     mask = load_mask(args.mask) if args.mask else None
@@ -66,7 +66,6 @@ def _cmd_run(args: argparse.Namespace) -> None:
     result = engine.try_on(person, cloth, mask, fit=args.fit)
     save_image(args.out, result.image)
     if args.warped:
-        check_writable(args.warped)
         save_image(args.warped, result.warped_cloth)
     stages = ", ".join(f"{name} {ms:.1f} ms" for name, ms in result.timings_ms.items())
     print(f"wrote {args.out} ({stages})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,34 @@ def test_unwritable_output_is_reported_before_work(tiny_artifact, photos, tmp_pa
         out,
     )
     assert code == 1 and "result.png" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("warped", "message"),
+    [
+        ("w.xyz", r"w\.xyz: unknown image type \('\.xyz'"),
+        ("no-such-folder/w.png", "the folder .*no-such-folder does not exist"),
+    ],
+)
+def test_every_output_path_is_checked_before_any_work(
+    tiny_artifact, photos, tmp_path, capsys, warped, message
+):
+    out = tmp_path / "result.png"
+    code, _, stderr = _run(
+        capsys, "run", "--person", photos["person"], "--cloth", photos["cloth"],
+        "--model", tiny_artifact, "--out", out, "--warped", tmp_path / warped,
+    )  # fmt: skip
+    assert code == 1 and len(stderr.splitlines()) == 1
+    assert re.search(message, stderr), stderr
+    assert not out.exists()  # the try-on was not even started
+
+
+def test_result_must_be_an_image_file(photos, tmp_path, capsys):
+    code, _, stderr = _run(
+        capsys, "run", "--person", photos["person"], "--cloth", photos["cloth"],
+        "--model", tmp_path / "no-model", "--out", tmp_path / "result.json",
+    )  # fmt: skip
+    assert code == 1 and "result.json: unknown image type ('.json'" in stderr
 
 
 def test_damaged_artifact_is_named(tiny_artifact, photos, tmp_path, capsys):

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import uuid
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -417,6 +418,20 @@ def check_writable(path: str | os.PathLike[str], *, kind: str = "auto") -> Path:
     os.close(descriptor)
     os.unlink(probe)
     return path
+
+
+def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None]) -> None:
+    """Check every output of a command before any work: each one `check_writable` as an image.
+
+    Args:
+        outputs: what each output is to the user ("result") -> where it goes; None: not asked for.
+
+    Raises:
+        OutputError: an output `check_writable` refuses. The message names the output path.
+    """
+    for path in outputs.values():
+        if path is not None:
+            check_writable(path, kind="image")
 
 
 def save_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> Path:
