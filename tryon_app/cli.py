@@ -56,7 +56,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
     from tryon_app.core.engine import TryOnEngine
     from tryon_app.core.images import check_outputs, load_image, load_mask, save_image
 
-    check_outputs({"result": args.out, "warped garment": args.warped})
+    check_outputs(
+        {"result": args.out, "warped garment": args.warped},
+        {"person photo": args.person, "garment photo": args.cloth, "garment mask": args.mask},
+    )
     person = load_image(args.person, what="person photo")
     cloth = load_image(args.cloth, what="garment photo")
     mask = load_mask(args.mask) if args.mask else None

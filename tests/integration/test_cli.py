@@ -178,6 +178,22 @@ def test_every_output_path_is_checked_before_any_work(
     assert not out.exists()  # the try-on was not even started
 
 
+@pytest.mark.parametrize("target", ["person", "cloth"])
+def test_run_refuses_to_overwrite_an_input_photo(tiny_artifact, photos, tmp_path, capsys, target):
+    original = photos[target].read_bytes()
+    link = tmp_path / "album" / "link.jpg"
+    link.parent.mkdir()
+    link.symlink_to(photos[target])
+    for out in (photos[target], tmp_path / "album" / ".." / photos[target].name, link):
+        code, _, stderr = _run(
+            capsys, "run", "--person", photos["person"], "--cloth", photos["cloth"],
+            "--model", tiny_artifact, "--out", out,
+        )  # fmt: skip
+        assert code == 1 and len(stderr.splitlines()) == 1
+        assert f"{out}: the result would overwrite the" in stderr
+        assert photos[target].read_bytes() == original
+
+
 def test_result_must_be_an_image_file(photos, tmp_path, capsys):
     code, _, stderr = _run(
         capsys, "run", "--person", photos["person"], "--cloth", photos["cloth"],

@@ -19,6 +19,7 @@ from tryon_app.core.errors import InputImageError, OutputError, TryOnError
 from tryon_app.core.images import (
     CANVAS_SIZE,
     binarize_mask,
+    check_outputs,
     check_writable,
     fit_to_canvas,
     from_model_output,
@@ -493,6 +494,49 @@ def test_check_writable_reports_a_refusing_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(images.os, "open", refuse)
     with pytest.raises(OutputError, match="out.png: cannot write here .permission denied"):
         check_writable(tmp_path / "out.png")
+
+
+def _other_spellings(path: Path) -> dict[str, Path]:
+    """`path` reached in other ways: the same file for every one of them."""
+    relative = Path(os.path.relpath(path))
+    symlink = path.with_name("link-" + path.name)
+    symlink.symlink_to(path)
+    hard_link = path.with_name("hard-" + path.name)
+    os.link(path, hard_link)
+    return {
+        "same": path,
+        "dot": path.parent / "." / path.name,
+        "dotdot": path.parent / ".." / path.parent.name / path.name,
+        "relative": relative,
+        "symlink": symlink,
+        "hard-link": hard_link,
+    }
+
+
+@pytest.mark.parametrize("spelling", ["same", "dot", "dotdot", "relative", "symlink", "hard-link"])
+def test_an_output_that_is_an_input_is_refused(tmp_path, png_bytes, spelling):
+    person = tmp_path / "person.png"
+    person.write_bytes(png_bytes)
+    out = _other_spellings(person)[spelling]
+    cloth = tmp_path / "cloth.png"
+    with pytest.raises(OutputError, match=r"the result would overwrite the person photo"):
+        check_outputs({"result": out}, {"person photo": person, "garment photo": cloth})
+    with pytest.raises(OutputError, match=r"the warped garment would overwrite the person photo"):
+        check_outputs(
+            {"result": tmp_path / "result.png", "warped garment": out}, {"person photo": person}
+        )
+    assert person.read_bytes() == png_bytes
+
+
+def test_two_outputs_may_not_be_one_file(tmp_path):
+    out = tmp_path / "result.png"
+    with pytest.raises(OutputError, match="the warped garment would overwrite the result"):
+        check_outputs({"result": out, "warped garment": tmp_path / "." / "result.png"}, {})
+    check_outputs(
+        {"result": out, "warped garment": tmp_path / "warped.png", "unused": None},
+        {"person photo": tmp_path / "person.png", "garment mask": None},
+    )
+    assert sorted(tmp_path.iterdir()) == []  # checking writes nothing
 
 
 # --------------------------------------------------------------------------- framing

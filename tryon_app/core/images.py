@@ -420,18 +420,43 @@ def check_writable(path: str | os.PathLike[str], *, kind: str = "auto") -> Path:
     return path
 
 
-def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None]) -> None:
-    """Check every output of a command before any work: each one `check_writable` as an image.
+def check_outputs(
+    outputs: Mapping[str, str | os.PathLike[str] | None],
+    inputs: Mapping[str, str | os.PathLike[str] | None],
+) -> None:
+    """Check every output of a command before any work: writable, and no input or other output.
+
+    Two paths are the same file when they spell it differently (`./a.png`, `dir/../a.png`), reach
+    it through a symbolic link or are hard links to it.
 
     Args:
         outputs: what each output is to the user ("result") -> where it goes; None: not asked for.
+        inputs: what each input is ("person photo") -> its file; None: not given.
 
     Raises:
-        OutputError: an output `check_writable` refuses. The message names the output path.
+        OutputError: an output `check_writable` refuses, or one that would overwrite an input or
+            another output. The message names the output path.
     """
-    for path in outputs.values():
-        if path is not None:
-            check_writable(path, kind="image")
+    checked: list[tuple[str, Path]] = []
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        path = check_writable(path, kind="image")
+        for other_what, other in [*inputs.items(), *checked]:
+            if other is not None and _same_file(path, Path(other)):
+                raise OutputError(
+                    f"{path}: the {what} would overwrite the {other_what} ({other}); "
+                    "choose another file name",
+                    path=path,
+                )
+        checked.append((what, path))
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        return os.path.normcase(first.resolve()) == os.path.normcase(second.resolve())
 
 
 def save_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> Path:
