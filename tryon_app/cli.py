@@ -74,20 +74,40 @@ def _cmd_run(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({stages})")
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM ends the block as Ctrl+C does: a KeyboardInterrupt, so that it cleans up.
+
+    Without this, `kill` (a service manager, a closed terminal session) ends the process where it
+    stands, halfway through writing files.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_batch(args: argparse.Namespace) -> None:
     from tryon_app.core.batch import run_batch
 
-    if args.layout != "fused":
-        _prepare_kernels()
-    count, seconds = run_batch(
-        args.dataroot,
-        args.pairs,
-        args.out,
-        model_dir=args.model,
-        options=_runtime_options(args),
-        requests=args.requests,
-        progress=not args.quiet,
-    )
+    with _terminate_as_interrupt():
+        if args.layout != "fused":
+            _prepare_kernels()
+        count, seconds = run_batch(
+            args.dataroot,
+            args.pairs,
+            args.out,
+            model_dir=args.model,
+            options=_runtime_options(args),
+            requests=args.requests,
+            progress=not args.quiet,
+        )
     print(
         f"wrote {count} try-ons to {args.out} in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} per second)"
     )

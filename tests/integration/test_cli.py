@@ -437,6 +437,55 @@ def test_batch_with_requests_in_flight_matches_one_at_a_time(
     assert np.abs(first.astype(int) - second.astype(int)).mean() > 1
 
 
+def test_batch_removes_the_temporary_files_a_killed_batch_left(
+    tiny_artifact, viton_folder, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    leftovers = [".000001_0__000001_1.png.0123456789ab.tmp", ".000009_0__x.png.ffffffffffff.tmp"]
+    strangers = [".holiday.jpg.0123456789ab.tmp", ".notes.tmp", "keep.txt"]
+    for name in leftovers + strangers:
+        (out / name).write_bytes(b"half a png")
+    code, _, stderr = _run(
+        capsys, "-q", "batch", "--dataroot", viton_folder, "--pairs", viton_folder / "pairs.txt",
+        "--out", out, "--model", tiny_artifact,
+    )  # fmt: skip
+    assert code == 0, stderr
+    expected = sorted(strangers + [f"{i:06d}_0__{i:06d}_1.png" for i in range(4)])
+    assert sorted(path.name for path in out.iterdir()) == expected
+
+
+def test_sigterm_ends_a_batch_as_ctrl_c_does(tiny_artifact, viton_folder, tmp_path):
+    import signal
+    import time
+
+    pairs = viton_folder / "many.txt"
+    pairs.write_text((viton_folder / "pairs.txt").read_text() * 2000)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [
+        sys.executable, "-m", "tryon_app.cli", "-q", "batch", "--dataroot", str(viton_folder),
+        "--pairs", str(pairs), "--out", str(out), "--model", str(tiny_artifact), "--requests", "2",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("*.png")) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    # The last line, as after Ctrl+C; a first run may say before that it compiles the kernel.
+    assert stderr.splitlines()[-1] == "tryon batch: interrupted", stderr
+    assert "Traceback" not in stderr and "wrote" not in stdout
+    assert [path.name for path in out.iterdir() if path.suffix == ".tmp"] == []
+
+
 def test_batch_stops_at_a_broken_pair_in_one_line(tiny_artifact, viton_folder, tmp_path, capsys):
     (viton_folder / "test_clothes" / "000002_1.jpg").write_bytes(b"not a jpeg")
     code, _, stderr = _run(

@@ -469,6 +469,40 @@ def test_save_rejects_arrays_that_are_not_images(tmp_path):
         save_image(tmp_path / "x.png", np.zeros((4, 4, 2), dtype=np.uint8))
 
 
+def test_leftover_temporaries_of_our_own_outputs_are_removed(tmp_path):
+    ours = [".a__b.png.0123456789ab.tmp", ".person 1__cloth.png.ffffffffffff.tmp"]
+    others = [
+        ".holiday.jpg.0123456789ab.tmp",  # another output name
+        ".a__b.png.0123456789ab.tmp.part",  # not save_image's pattern
+        ".a__b.png.0123456789.tmp",
+        "a__b.png.0123456789ab.tmp",
+        "a__b.png",
+    ]
+    for name in ours + others:
+        (tmp_path / name).write_bytes(b"partial")
+    (tmp_path / ".c__d.png.abcdefabcdef.tmp").mkdir()  # not a file: left alone
+    removed = images.remove_leftover_temporaries(tmp_path, r"[^/]+__[^/]+\.png")
+    assert sorted(path.name for path in removed) == sorted(ours)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [*others, ".c__d.png.abcdefabcdef.tmp"]
+    )
+    assert images.remove_leftover_temporaries(tmp_path / "missing", ".*") == []
+
+
+def test_save_image_temporaries_match_the_leftover_pattern(tmp_path, monkeypatch):
+    seen = []
+    replace = os.replace
+
+    def spy(source, destination):
+        seen.append(Path(source).name)
+        replace(source, destination)
+
+    monkeypatch.setattr(images.os, "replace", spy)
+    save_image(tmp_path / "a__b.png", smooth_photo(8, 6))
+    (tmp_path / seen[0]).write_bytes(b"left by a killed process")
+    assert images.remove_leftover_temporaries(tmp_path, r".+__.+\.png") == [tmp_path / seen[0]]
+
+
 def test_check_writable(tmp_path):
     assert check_writable(tmp_path / "out.png") == tmp_path / "out.png"
     assert check_writable(tmp_path / "report.json") == tmp_path / "report.json"

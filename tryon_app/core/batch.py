@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import queue
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
@@ -11,7 +13,23 @@ from pathlib import Path
 import numpy as np
 
 from tryon_app.core.errors import InputImageError, TryOnError
-from tryon_app.core.images import load_image, load_mask, save_image, to_model_input
+from tryon_app.core.images import (
+    load_image,
+    load_mask,
+    remove_leftover_temporaries,
+    save_image,
+    to_model_input,
+)
+
+log = logging.getLogger(__name__)
+
+OUTPUT_NAME_PATTERN = r"[^/\\]+__[^/\\]+\.png"
+"""What `run_batch` names its outputs (`<person>__<cloth>.png`), as a regular expression."""
+
+
+def output_name(person: str, cloth: str) -> str:
+    """The file `run_batch` writes for one pair."""
+    return f"{Path(person).stem}__{Path(cloth).stem}.png"
 
 
 def read_pairs(pairs_file: str | Path) -> list[tuple[str, str]]:
@@ -75,6 +93,10 @@ def run_batch(
     between graphs, so worker threads do: OpenVINO and numba release the GIL. Decoding and
     encoding overlap inference the same way. On the first failure the remaining pairs are
     cancelled and the error is raised; finished outputs stay.
+
+    Outputs are written atomically (`save_image`). An interrupted batch (KeyboardInterrupt)
+    finishes the pairs in flight and leaves no temporary file; the temporary files of a killed
+    one are removed when the next batch into the same folder starts.
     """
     from tryon_app.core.artifact import load_artifact
     from tryon_app.core.engine import default_model_dir
@@ -87,6 +109,8 @@ def run_batch(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise TryOnError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
+    for leftover in remove_leftover_temporaries(out_dir, OUTPUT_NAME_PATTERN):
+        log.info("removed %s, left by an earlier batch that was killed", leftover)
     options = replace(options or RuntimeOptions(), throughput=True)
     pipeline = TryOnPipeline(load_artifact(model_dir or default_model_dir()), options)
     lanes = min(len(pairs), requests or pipeline.optimal_requests())
@@ -102,10 +126,9 @@ def run_batch(
             output = lane.run(*inputs)
         finally:
             free.put(lane)
-        name = f"{Path(person).stem}__{Path(cloth).stem}.png"
-        save_image(out_dir / name, from_model_output(output.p_tryon))
+        save_image(out_dir / output_name(person, cloth), from_model_output(output.p_tryon))
 
-    bar = _progress_bar(len(pairs), progress)
+    bar = _ProgressBar(len(pairs), progress)
     start = time.perf_counter()
     # One worker more than lanes, so that a pair is being decoded while every lane computes.
     pool = ThreadPoolExecutor(max_workers=lanes + 1)
@@ -113,24 +136,32 @@ def run_batch(
         futures = [pool.submit(try_pair, person, cloth) for person, cloth in pairs]
         for done, future in enumerate(as_completed(futures), start=1):
             future.result()
-            bar(done)
+            bar.update(done)
     finally:
+        bar.close()
+        # The pairs in flight finish their saves; none of ours is left half-written.
         pool.shutdown(wait=True, cancel_futures=True)
     return len(pairs), time.perf_counter() - start
 
 
-def _progress_bar(total: int, enabled: bool):
+class _ProgressBar:
     """A minimal stderr progress bar (the runtime does not depend on tqdm)."""
-    import sys
 
-    def update(done: int) -> None:
-        if not enabled:
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.drawn = total, enabled, False
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
             return
         width = 30
-        filled = int(width * done / total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
-            sys.stderr.write("\n")
+        filled = int(width * done / self.total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}")
         sys.stderr.flush()
+        self.drawn = True
 
-    return update
+    def close(self) -> None:
+        """End the bar's line, so that what is printed next (a message) starts a line."""
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.drawn = False

@@ -533,6 +533,37 @@ def _temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
+def remove_leftover_temporaries(folder: str | os.PathLike[str], name_pattern: str) -> list[Path]:
+    """Delete the temporary files that `save_image` left in `folder` when its process was killed.
+
+    `save_image` writes `.<name>.<12 hex digits>.tmp` beside `<name>` and renames it; a process
+    killed in between (kill -9, power loss) leaves it behind. Only such files whose `<name>`
+    matches `name_pattern` are removed: the caller's own outputs, nobody else's hidden files.
+    A save in progress in another process into the same folder would lose its temporary file.
+
+    Args:
+        folder: where the outputs go; a missing folder has nothing to clean.
+        name_pattern: regular expression the whole output name must match (`.+__.+[.]png`).
+
+    Returns:
+        The files removed.
+    """
+    leftover = re.compile(rf"\.(?:{name_pattern})\.[0-9a-f]{{12}}\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if leftover.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    return removed
+
+
 def _os_reason(error: OSError) -> str:
     if isinstance(error, PermissionError):
         return "permission denied"
