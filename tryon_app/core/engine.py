@@ -7,6 +7,7 @@ official [-1, 1] tensors.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +83,19 @@ def prepare_garment(
 
 
 class TryOnEngine:
-    """A loaded model ready for photos: `engine.try_on(person_rgb, cloth_rgb) -> TryOnResult`."""
+    """A loaded model ready for photos: `engine.try_on(person_rgb, cloth_rgb) -> TryOnResult`.
+
+    Safe to share between threads: the model runs one try-on at a time (its pipeline holds the
+    inputs and intermediate tensors of the try-on in flight, and OpenVINO refuses a second
+    inference on a busy request), while the photo preparation and composition around it run
+    concurrently. Each call gets its own result. For several try-ons in flight at once, see
+    `TryOnPipeline.fork` and `tryon batch`.
+    """
 
     def __init__(self, model_dir: str | Path | None = None, options: RuntimeOptions | None = None):
         self.artifact: Artifact = load_artifact(model_dir or default_model_dir())
         self.pipeline = TryOnPipeline(self.artifact, options)
+        self._model_lock = threading.Lock()
 
     def try_on(
         self,
@@ -98,11 +107,14 @@ class TryOnEngine:
     ) -> TryOnResult:
         person_canvas, framing = fit_to_canvas(person_rgb, mode=fit)
         cloth_canvas, cloth_mask = prepare_garment(cloth_rgb, mask)
-        output = self.pipeline.run(
+        model_inputs = (
             to_model_input(person_canvas),
             to_model_input(cloth_canvas),
             (cloth_mask[None, None] / 255.0).astype(np.float32),
         )
+        with self._model_lock:
+            # The output holds copies, so no later try-on can change it once the lock is free.
+            output = self.pipeline.run(*model_inputs)
         canvas = from_model_output(output.p_tryon)
         return TryOnResult(
             image=restore_framing(canvas, framing),
