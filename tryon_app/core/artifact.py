@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
-from tryon_app.core.errors import ArtifactError
+from tryon_app.core.errors import ArtifactError, openvino_reason
 
 SCHEMA = "openvino-tryon/artifact"
 SCHEMA_VERSION = 1
@@ -62,6 +62,25 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def graph_read_error(xml_path: Path, error: BaseException) -> ArtifactError:
+    """The error to show when OpenVINO cannot read the IR at `xml_path`: which file, and why.
+
+    OpenVINO reads the `.xml` and the `.bin` beside it in one call; the message blames the
+    weights file when OpenVINO's reason is about the weights, the graph file otherwise.
+    """
+    reason = openvino_reason(error)
+    if re.search(r"\bbin file\b|\bweights\b", reason, re.IGNORECASE):
+        weights = xml_path.with_suffix(".bin")
+        return ArtifactError(
+            f"{weights}: cannot read the weights of {xml_path.name} ({reason}; the file is "
+            "truncated, damaged or from another export)"
+        )
+    return ArtifactError(
+        f"{xml_path}: cannot read the model graph ({reason}; the file is truncated, damaged or "
+        "not an OpenVINO IR)"
+    )
 
 
 # --------------------------------------------------------------------------- the schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from os import PathLike
 
 
@@ -34,3 +35,28 @@ class ArtifactError(TryOnError):
 
 class OutputError(TryOnError):
     """A result that cannot be written where the user asked."""
+
+
+# Lines of an OpenVINO exception that say where in OpenVINO's sources it was raised, not what is
+# wrong: "Exception from src/inference/src/cpp/core.cpp:84:" and "Check 'cond' failed at f.cpp:9:".
+_OPENVINO_WHERE = re.compile(r"(Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:?)")
+_OPENVINO_UNREADABLE = re.compile(r'Unable to read the model: ".*?"')
+
+
+def openvino_reason(error: BaseException) -> str:
+    """What an OpenVINO exception says is wrong, in one short line.
+
+    OpenVINO's messages start with the source locations they passed through ("Exception from
+    src/inference/src/cpp/core.cpp:84:"), which tell a user nothing; the reason comes after, e.g.
+    "Incorrect weights in bin file" or "Error parsing start element tag at offset 189247".
+    """
+    reasons = []
+    for line in str(error).splitlines():
+        line = _OPENVINO_WHERE.sub("", line).strip()
+        line = _OPENVINO_UNREADABLE.sub("no OpenVINO frontend can read it.", line)
+        if line:
+            reasons.append(line.rstrip("!.: "))
+    text = "; ".join(reasons)
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return text or type(error).__name__

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import kernels
-from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH, LEVELS, Artifact
-from tryon_app.core.errors import ArtifactError, TryOnError
+from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH, LEVELS, Artifact, graph_read_error
+from tryon_app.core.errors import ArtifactError, TryOnError, openvino_reason
 from tryon_app.core.paths import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -161,15 +161,14 @@ class _Graph:
         try:
             model = core.read_model(str(xml_path))
         except RuntimeError as error:
-            raise ArtifactError(
-                f"{xml_path}: cannot read the model ({_first_line(error)})"
-            ) from None
+            raise graph_read_error(xml_path, error) from None
         model = _channels_last_interface(_without_legacy_warp(model))
         try:
             self.compiled = core.compile_model(model, options.device, compile_config(options))
         except RuntimeError as error:
+            reason = openvino_reason(error)
             raise TryOnError(
-                f"device {options.device}: cannot compile {xml_path.name} ({_first_line(error)})"
+                f"device {options.device}: cannot compile {xml_path.name} ({reason})"
             ) from None
         self.request = self.compiled.create_infer_request()
         self.output_names = [output.get_any_name() for output in self.compiled.outputs]
@@ -183,11 +182,6 @@ class _Graph:
         twin = copy.copy(self)
         twin.request = self.compiled.create_infer_request()
         return twin
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 class TryOnPipeline:
