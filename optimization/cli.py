@@ -18,10 +18,32 @@ class CommandError(Exception):
     """A failure the user can fix; printed as one line, exit code 1."""
 
 
+def _size(text: str) -> tuple[int, int]:
+    """`HxW` (e.g. 1024x768) -> (height, width)."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTH such as 1024x768, got {text!r}"
+        ) from None
+    return height, width
+
+
 def _cmd_synth(args: argparse.Namespace) -> None:
     from optimization.data.synthetic import write_dataset
 
-    write_dataset(Path(args.out), n_pairs=args.n, seed=args.seed, progress=not args.quiet)
+    if args.style == "flat" and (args.size != (256, 192) or args.scene != "viton"):
+        raise CommandError("--style flat renders 256x192 VITON frames only (no --size or --scene)")
+    write_dataset(
+        Path(args.out),
+        n_pairs=args.n,
+        seed=args.seed,
+        progress=not args.quiet,
+        style=args.style,
+        size=args.size,
+        scene=args.scene,
+        workers=args.workers,
+    )
 
 
 def _cmd_samples(args: argparse.Namespace) -> None:
@@ -141,11 +163,38 @@ def build_parser() -> argparse.ArgumentParser:
         "synth",
         help="write a procedural synthetic try-on dataset in VITON's folder layout",
         description="Write N person/garment pairs with ground truth (gt/, gt_cloth_mask/) in VITON's "
-        "layout: test_img/, test_clothes/, test_edge/ and pairs.txt. Deterministic per seed.",
+        "layout: test_img/, test_clothes/, test_edge/ and pairs.txt. Deterministic per seed. "
+        "Another --scene or --size also writes changed/ (where person and ground truth differ) "
+        "and framing/ (each photo's size and VITON box).",
     )
     synth.add_argument("--out", required=True, help="output folder (created)")
     synth.add_argument("--n", type=int, default=200, help="number of pairs (default 200)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument(
+        "--style",
+        choices=("realistic", "flat"),
+        default="realistic",
+        help="realistic: studio photos of people (default); flat: the original illustrated "
+        "mannequin, bit for bit",
+    )
+    synth.add_argument(
+        "--size",
+        type=_size,
+        default=(256, 192),
+        metavar="HxW",
+        help="photo size, e.g. 1024x768 (default 256x192; other scenes keep about as many pixels "
+        "in their own aspect ratio)",
+    )
+    synth.add_argument(
+        "--scene",
+        choices=("viton", "full-body", "offset"),
+        default="viton",
+        help="viton: VITON's head-to-thigh framing (default); full-body: head to feet; offset: "
+        "small and off-centre in a wider shot (both in random aspect ratios)",
+    )
+    synth.add_argument(
+        "--workers", type=int, default=1, help="processes rendering in parallel (default 1)"
+    )
     synth.set_defaults(handler=_cmd_synth)
 
     samples = commands.add_parser(

@@ -1,6 +1,12 @@
 """Procedural synthetic try-on pairs with ground truth, in VITON's folder layout.
 
-Each pair shows one mannequin twice, in the same pose on the same background: wearing some garment
+Two styles share the layout. `realistic` (the default of `optimize synth`, see `synth_realistic`)
+renders studio photos of people at VITON's framing, at any size and, with `scene`, inside larger
+photos. `flat` is the original illustrated mannequin described below, kept bit for bit (the
+default of the Python API, so existing callers and the shipped model's evaluation keep their
+data).
+
+In the flat style each pair shows one mannequin twice, in the same pose on the same background: wearing some garment
 (the input person) and wearing the requested garment (the ground truth), plus the requested garment
 laid flat as a product photo with its silhouette. What varies, per pair (all recorded in
 `synth.json`):
@@ -57,22 +63,32 @@ log = logging.getLogger(__name__)
 
 GENERATOR = "openvino-tryon synthetic v1"
 JPEG_QUALITY = 90
+EDGE_JPEG_QUALITY = 100  # realistic style: a silhouette that thresholds back exactly
 MARKER_FILE = "synth.json"
 FOLDERS = ("test_img", "test_clothes", "test_edge", "gt", "gt_cloth_mask")
-_OWN_ENTRIES = set(FOLDERS) | {"pairs.txt", MARKER_FILE}
+EXTRA_FOLDERS = ("changed", "framing")  # realistic pairs of another scene or size
+STYLES = ("realistic", "flat")
+SCENES = ("viton", "full-body", "offset")
+VITON_SIZE = (HEIGHT, WIDTH)
+_OWN_ENTRIES = set(FOLDERS) | set(EXTRA_FOLDERS) | {"pairs.txt", MARKER_FILE}
 _SLEEVE_MARGIN = 22.0  # px around an arm's bones that a sleeve can reach
 
 
-def pair_names(index: int) -> dict[str, str]:
-    """File names of pair `index`, relative to the dataset root."""
+def pair_names(index: int, extras: bool = False) -> dict[str, str]:
+    """File names of pair `index`, relative to the dataset root (`extras`: with the changed mask
+    and framing record written for other scenes and sizes)."""
     stem = f"{index:06d}"
-    return {
+    names = {
         "person": f"test_img/{stem}_0.jpg",
         "cloth": f"test_clothes/{stem}_1.jpg",
         "edge": f"test_edge/{stem}_1.jpg",
         "gt": f"gt/{stem}_0.jpg",
         "gt_cloth_mask": f"gt_cloth_mask/{stem}_0.png",
     }
+    if extras:
+        names["changed"] = f"changed/{stem}_0.png"
+        names["framing"] = f"framing/{stem}_0.json"
+    return names
 
 
 def _pair_rng(seed_or_rng: int | np.random.Generator, index: int) -> np.random.Generator:
@@ -104,20 +120,64 @@ def _dress(base: Canvas, body: Body, fields, skins, garment: Garment, drape: dic
     return canvas
 
 
-def render_pair(seed_or_rng: int | np.random.Generator, index: int = 0) -> dict:
+def _check_style(style: str, size: tuple[int, int], scene: str) -> tuple[int, int]:
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    if scene not in SCENES:
+        raise ValueError(f"unknown scene {scene!r}; choose from {', '.join(SCENES)}")
+    if (
+        len(size) != 2
+        or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in size)
+        or not (32 <= size[0] <= 4096 and 32 <= size[1] <= 4096)
+    ):
+        raise ValueError(f"size must be (height, width) between 32 and 4096 pixels, got {size!r}")
+    size = (int(size[0]), int(size[1]))
+    if style == "flat" and (size != VITON_SIZE or scene != "viton"):
+        raise ValueError("the flat style renders 256x192 VITON frames only (no size or scene)")
+    return size
+
+
+def _scene_rng(seed_or_rng, index: int, scene: str) -> np.random.Generator:
+    from optimization.data.synth_realistic import scene_rng
+
+    if isinstance(seed_or_rng, np.random.Generator):
+        return seed_or_rng.spawn(1)[0]
+    return scene_rng(int(seed_or_rng), int(index), scene)
+
+
+def render_pair(
+    seed_or_rng: int | np.random.Generator,
+    index: int = 0,
+    style: str = "flat",
+    size: tuple[int, int] = VITON_SIZE,
+    scene: str = "viton",
+) -> dict:
     """One synthetic try-on pair, in memory.
 
     Args:
         seed_or_rng: a dataset seed (the pair's generator is derived from `(seed, index)`) or a
             numpy Generator to draw from directly.
         index: the pair's index within the dataset.
+        style: "flat" (the original illustrated mannequin) or "realistic".
+        size: (height, width) of the photos (realistic style; see `synth_realistic`).
+        scene: "viton", "full-body" or "offset" (realistic style).
 
     Returns:
         `person`, `cloth`, `gt`: (256, 192, 3) uint8 RGB; `edge`: (256, 192) uint8, the flat
         garment's silhouette (255 inside); `gt_cloth_mask` and `person_cloth_mask`: (256, 192) uint8,
         255 where the requested (resp. the input person's) garment is visible on the person;
-        `params`: the JSON-ready description of the pair.
+        `params`: the JSON-ready description of the pair. The realistic style renders at `size`
+        (other scenes in their own aspect ratio) and adds `changed` (255 where person and ground
+        truth differ) and `viton_box` (x, y, w, h of the VITON crop in pixel edges).
     """
+    size = _check_style(style, size, scene)
+    if style == "realistic":
+        from optimization.data.synth_realistic import render_realistic
+
+        rng = _pair_rng(seed_or_rng, index)
+        pair = render_realistic(rng, _scene_rng(seed_or_rng, index, scene), size, scene)
+        pair["params"] = {"index": int(index), **pair["params"]}
+        return pair
     body, requested, worn_before, requested_drape, worn_before_drape = _sample_pair(
         _pair_rng(seed_or_rng, index)
     )
@@ -173,18 +233,33 @@ def _describe(
     }
 
 
-def pair_params(seed: int, index: int) -> dict:
-    """The parameters `render_pair(seed, index)` would render, without rendering (fast)."""
+def pair_params(
+    seed: int,
+    index: int,
+    style: str = "flat",
+    size: tuple[int, int] = VITON_SIZE,
+    scene: str = "viton",
+) -> dict:
+    """The parameters `render_pair(seed, index, ...)` would render, without rendering (fast)."""
+    size = _check_style(style, size, scene)
+    if style == "realistic":
+        from optimization.data.synth_realistic import describe_only
+
+        rng = _pair_rng(seed, index)
+        return {
+            "index": int(index),
+            **describe_only(rng, _scene_rng(seed, index, scene), size, scene),
+        }
     return _describe(index, *_sample_pair(_pair_rng(seed, index)))
 
 
-def _encode(path: Path, image: np.ndarray) -> None:
+def _encode(path: Path, image: np.ndarray, quality: int = JPEG_QUALITY) -> None:
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     if path.suffix == ".png":
         ok, data = cv2.imencode(".png", image)
     else:
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise OSError(f"{path}: could not encode the image")
     path.write_bytes(data.tobytes())
@@ -228,20 +303,77 @@ def _prepare(out: Path) -> None:
         (out / folder).mkdir(parents=True, exist_ok=True)
 
 
-def write_dataset(out: Path, n_pairs: int, seed: int, progress: bool = True) -> Path:
+def _write_pair(
+    out: Path, seed: int, index: int, style: str, size: tuple[int, int], scene: str, extras: bool
+) -> tuple[str, dict]:
+    """Render pair `index` and write its files; returns its pairs.txt line and its record."""
+    pair = render_pair(seed, index, style, size, scene)
+    names = pair_names(index, extras)
+    if style == "flat":
+        for key, name in names.items():
+            _encode(out / name, pair[key])
+    else:
+        params = pair["params"]
+        quality = {
+            "person": params["jpeg_quality"],
+            "gt": params["jpeg_quality"],
+            "cloth": params["product_jpeg_quality"],
+            "edge": EDGE_JPEG_QUALITY,
+        }
+        for key, name in names.items():
+            if key == "framing":
+                framing = {
+                    "person": Path(names["person"]).name,
+                    "scene": scene,
+                    "size": params["size"],
+                    "aspect": params["aspect"],
+                    "viton_box": params["viton_box"],
+                    "changed_pixels": int(np.count_nonzero(pair["changed"])),
+                }
+                (out / name).write_text(json.dumps(framing, indent=1) + "\n", encoding="utf-8")
+            else:
+                _encode(out / name, pair[key], quality.get(key, JPEG_QUALITY))
+    person, cloth = Path(names["person"]).name, Path(names["cloth"]).name
+    return f"{person} {cloth}\n", {"person": person, "cloth": cloth, **pair["params"]}
+
+
+def _write_pair_star(arguments) -> tuple[str, dict]:
+    import cv2 as _cv2
+
+    _cv2.setNumThreads(1)  # one pair per process; the workers are the parallelism
+    return _write_pair(*arguments)
+
+
+def write_dataset(
+    out: Path,
+    n_pairs: int,
+    seed: int,
+    progress: bool = True,
+    style: str = "flat",
+    size: tuple[int, int] = VITON_SIZE,
+    scene: str = "viton",
+    workers: int = 1,
+) -> Path:
     """Write `n_pairs` synthetic pairs to `out` in VITON's layout, with ground truth.
 
     Layout: `test_img/NNNNNN_0.jpg` (person in another garment), `test_clothes/NNNNNN_1.jpg`
     (requested garment, flat), `test_edge/NNNNNN_1.jpg` (its silhouette), `gt/NNNNNN_0.jpg` (person
     wearing it), `gt_cloth_mask/NNNNNN_0.png` (its visible pixels), `pairs.txt` and `synth.json`
-    (seed, generator and every pair's parameters). Images are 192 x 256, JPEG quality 90.
-    Same seed, same bytes.
+    (seed, generator, style and every pair's parameters). The flat style writes 192 x 256 JPEGs
+    at quality 90. The realistic style writes each photo at its camera's JPEG quality (70 to 95)
+    and the edge at quality 100; for another scene or size it also writes
+    `changed/NNNNNN_0.png` (255 where person and ground truth differ) and `framing/NNNNNN_0.json`
+    (photo size, aspect and the VITON box). Same arguments, same bytes, whatever `workers`.
 
     Args:
         out: the dataset folder; created, or replaced if it holds an earlier synthetic dataset.
         n_pairs: number of pairs (at least 1).
         seed: non-negative integer.
         progress: show a progress bar.
+        style: "flat" or "realistic".
+        size: (height, width) of the photos (realistic style).
+        scene: "viton", "full-body" or "offset" (realistic style).
+        workers: processes rendering pairs in parallel.
 
     Raises:
         ValueError: bad arguments, or `out` is a file or a non-empty folder the generator did not write.
@@ -252,36 +384,55 @@ def write_dataset(out: Path, n_pairs: int, seed: int, progress: bool = True) -> 
         raise ValueError(f"number of pairs must be a positive integer, got {n_pairs!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    size = _check_style(style, tuple(size), scene)
+    extras = style == "realistic" and (scene != "viton" or size != VITON_SIZE)
     out = Path(out)
     _prepare(out)
+    for folder in EXTRA_FOLDERS if extras else ():
+        (out / folder).mkdir(exist_ok=True)
     header = {
         "generator": GENERATOR,
+        "style": style,
         "seed": int(seed),
         "n_pairs": int(n_pairs),
-        "size": [WIDTH, HEIGHT],
-        "jpeg_quality": JPEG_QUALITY,
+        "size": [size[1], size[0]],
+        "scene": scene,
+        "jpeg_quality": JPEG_QUALITY if style == "flat" else "per pair (70 to 95)",
     }
     (out / MARKER_FILE).write_text(
         json.dumps({**header, "complete": False}, indent=1) + "\n", encoding="utf-8"
     )
-    records, lines = [], []
-    for index in tqdm(range(int(n_pairs)), desc="synth", unit="pair", disable=not progress):
-        pair = render_pair(int(seed), index)
-        names = pair_names(index)
-        for key, name in names.items():
-            _encode(out / name, pair[key])
-        lines.append(f"{Path(names['person']).name} {Path(names['cloth']).name}\n")
-        records.append(
-            {
-                "person": Path(names["person"]).name,
-                "cloth": Path(names["cloth"]).name,
-                **pair["params"],
-            }
-        )
-    (out / "pairs.txt").write_text("".join(lines), encoding="utf-8")
-    document = {**header, "complete": True, "pairs": records}
-    (out / MARKER_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    jobs = [(out, int(seed), index, style, size, scene, extras) for index in range(int(n_pairs))]
+    bar = tqdm(total=len(jobs), desc="synth", unit="pair", disable=not progress)
+    if workers == 1:
+        results = []
+        for job in jobs:
+            results.append(_write_pair(*job))
+            bar.update()
+    else:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(int(workers)) as pool:
+            results = []
+            for result in pool.imap(_write_pair_star, jobs, chunksize=4):
+                results.append(result)
+                bar.update()
+    bar.close()
+    (out / "pairs.txt").write_text("".join(line for line, _ in results), encoding="utf-8")
+    document = {**header, "complete": True, "pairs": [record for _, record in results]}
+    # Realistic records are long: one line each keeps the file small and still readable.
+    text = json.dumps(document, indent=1) if style == "flat" else _one_line_per_pair(document)
+    (out / MARKER_FILE).write_text(text + "\n", encoding="utf-8")
     return out
+
+
+def _one_line_per_pair(document: dict) -> str:
+    header = {key: value for key, value in document.items() if key != "pairs"}
+    lines = [json.dumps(pair, separators=(",", ":")) for pair in document["pairs"]]
+    head = json.dumps(header, indent=1)[:-2]
+    return head + ',\n "pairs": [\n  ' + ",\n  ".join(lines) + "\n ]\n}"
 
 
 def write_samples(out: Path, n: int, seed: int) -> list[Path]:
