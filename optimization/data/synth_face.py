@@ -154,7 +154,7 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
         within = (np.abs(fx - ex) < half_w).astype(np.float32)
         inside = _soft(np.abs(hy - ey + 0.008) - opening, max(pixel * 2.2, 0.01)) * within
         socket = _blob(fx, hy, ex, ey - 0.02, 0.24, 0.12)
-        rgb *= (1.0 - 0.14 * socket)[..., None]
+        rgb *= (1.0 - 0.08 * socket)[..., None]
         sclera = np.array([200.0, 192.0, 186.0], np.float32) * np.float32(lit)
         blend(sclera, inside * 0.4)
         iris_r = 0.078
@@ -171,7 +171,7 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
             fx, hy, ex + side * 0.02, ey - 0.045, 0.2, max(0.018, pixel) * (1 + face.makeup)
         )
         lash *= np.clip(1.3 - ((fx - ex) / 0.22) ** 2, 0, 1)
-        rgb *= (1.0 - (0.45 + 0.4 * face.makeup) * lash)[..., None]
+        rgb *= (1.0 - (0.35 + 0.3 * face.makeup) * lash)[..., None]
         crease = _blob(fx, hy, ex, ey - 0.1, 0.18, max(0.02, pixel))
         rgb *= (1.0 - 0.12 * crease)[..., None]
         lower_lid = _blob(fx, hy, ex, ey + 0.06, 0.17, max(0.012, pixel))

@@ -117,6 +117,8 @@ class Figure:
     head_axes: tuple[float, float]  # half width, half height of the skull
     arms: tuple[ArmBones, ArmBones]
     legs: tuple[LegBones, LegBones]
+    eye_level: float  # height of the camera (cm)
+    distance: float  # from the camera (cm)
 
     @property
     def body(self) -> BodyShape:
@@ -133,14 +135,24 @@ class Figure:
         """World y of the top of the head, hair included."""
         return float(self.head_centre[1] - self.head_axes[1] - self.person.hair.volume * 0.8)
 
+    def _nearness(self, body_ratio: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """How much nearer the camera than the body's axis a surface point is, over the distance."""
+        depth = self.half(y) * np.float32(0.75) * np.sqrt(np.clip(1 - body_ratio**2, 0, 1))
+        return depth / np.float32(self.distance)
+
     def from_canonical(self, x: np.ndarray, y: np.ndarray, wrap: float):
         """Canonical garment points -> world cm."""
         world_y = _extend_interp(y, CANONICAL_Y, self.level_y)
-        ratio = x / np.interp(y, CANONICAL_Y, CANONICAL_HALF)
-        return self.centre(world_y) + self.half(world_y) * _wrap(ratio, wrap), world_y
+        ratio = _wrap(x / np.interp(y, CANONICAL_Y, CANONICAL_HALF), wrap)
+        world_x = self.centre(world_y) + self.half(world_y) * ratio
+        # Perspective: the front of the body is nearer than its sides, so a line round the body
+        # bends away from the camera's height (a hem below it smiles).
+        return world_x, world_y + (world_y - self.eye_level) * self._nearness(ratio, world_y)
 
     def to_canonical(self, x: np.ndarray, y: np.ndarray, wrap: float):
         """World cm -> canonical garment points (the inverse of `from_canonical`), float32."""
+        nearness = self._nearness((x - self.centre(y)) / self.half(y), y)
+        y = self.eye_level + (y - self.eye_level) / (1 + nearness)
         canonical_y = _extend_interp(y, self.level_y, CANONICAL_Y)
         ratio = _unwrap((x - self.centre(y)) / self.half(y), wrap)
         canonical_x = ratio * np.interp(canonical_y, CANONICAL_Y, CANONICAL_HALF)
@@ -271,8 +283,9 @@ def _profile(body: BodyShape, lean: float):
     return ys, halves, lean * sway**2
 
 
-def build_figure(person: Person) -> Figure:
-    """World geometry of `person` in its pose."""
+def build_figure(person: Person, eye_level: float = 15.0, distance: float = 350.0) -> Figure:
+    """World geometry of `person` in its pose, seen by a camera at `eye_level` cm high and
+    `distance` cm away."""
     body, pose = person.body, person.pose
     ys, halves, centres = _profile(body, pose.lean)
     figure_centre = lambda y: float(np.interp(y, ys, centres))  # noqa: E731
@@ -350,4 +363,6 @@ def build_figure(person: Person) -> Figure:
         head_axes=(body.head_half, head_half_height),
         arms=(arms[0], arms[1]),
         legs=(legs[0], legs[1]),
+        eye_level=float(eye_level),
+        distance=float(distance),
     )

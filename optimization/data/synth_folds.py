@@ -19,6 +19,7 @@ import numpy as np
 
 from optimization.data.synth_apparel import Cut
 from optimization.data.synth_canvas import Box, View, blur
+from optimization.data.synth_noise import fbm, lattice
 from optimization.data.synth_person import Pose
 
 
@@ -35,6 +36,8 @@ class Drape:
     sway: tuple[float, float, float]  # hem waviness: amplitude (cm), wavelength (cm), phase
     torso: tuple[Fold, ...]
     sleeves: tuple[tuple[Fold, ...], tuple[Fold, ...]]  # image left, image right
+    crumple: float  # depth (cm) of the small random wrinkles all over
+    seed: int  # of the wrinkles' random field
 
 
 def _fold(points, depth: float, width: float) -> Fold:
@@ -161,6 +164,8 @@ def sample_drape(rng: np.random.Generator, cut: Cut, pose: Pose, bust: float) ->
         sway=(u(0.2, 0.9), u(12, 30), u(0, 2 * np.pi)),
         torso=tuple(folds),
         sleeves=(sleeves[0], sleeves[1]),
+        crumple=u(0.08, 0.3),
+        seed=int(rng.integers(2**31)),
     )
 
 
@@ -175,6 +180,13 @@ def sample_flat_folds(rng: np.random.Generator, bounds, ghost: bool) -> tuple[Fo
         end = (x + u(-4, 4), y1 - u(0, 6))
         folds.append(_fold([start, end], u(0.1, 0.35) * (1.5 if ghost else 1.0), u(1.5, 3.5)))
     return tuple(folds)
+
+
+def crumples(view: View, box: Box, depth: float, seed: int) -> np.ndarray:
+    """Small random wrinkles (height in cm) over `box`: cloth is never perfectly smooth."""
+    xs, ys = view.grid(box)
+    values = lattice(np.random.default_rng(seed))
+    return fbm(values, xs, ys, 4.0, 3, 1.0 / view.scale) * np.float32(depth)
 
 
 def height_field(view: View, box: Box, lines: list[tuple[np.ndarray, float, float]]) -> np.ndarray:

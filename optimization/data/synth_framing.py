@@ -32,6 +32,8 @@ class Framing:
     top_margin: float  # share of the box height above the crown
     bottom: float  # box bottom, in body levels (70 is mid-thigh)
     offset: float  # box centre right of the body centre, share of the box width
+    eye_level: float  # camera height (cm, body levels)
+    distance: float  # camera distance (cm)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ def sample_framing(rng: np.random.Generator) -> Framing:
         top_margin=rng.uniform(0.008, 0.045),
         bottom=rng.uniform(62.0, 80.0),
         offset=rng.normal(0.0, 0.035),
+        eye_level=rng.uniform(5.0, 30.0),
+        distance=rng.uniform(250.0, 450.0),
     )
 
 

@@ -47,6 +47,19 @@ def _strands(
     return 1.0 + np.float32(0.13) * clumps + np.float32(0.12 * band_limit(0.22, pixel)) * strands
 
 
+def _lumpy(outline: np.ndarray, centre, amount: float, seed: int) -> np.ndarray:
+    """`outline` pushed in and out round `centre` by smooth random lumps (`amount` of its radius)."""
+    rng = np.random.default_rng(seed)
+    offset = outline - np.asarray(centre, np.float64)
+    angle = np.arctan2(offset[:, 1], offset[:, 0])
+    bumps = np.zeros_like(angle)
+    for frequency in (2, 3, 5, 8, 13):
+        bumps += rng.normal(0, 1.0 / frequency**0.8) * np.sin(
+            frequency * angle + rng.uniform(0, 6.3)
+        )
+    return np.asarray(centre) + offset * (1.0 + amount * bumps)[:, None]
+
+
 def _colour(figure: Figure, light: Light, shade: np.ndarray, nx: np.ndarray, ny: np.ndarray):
     base = np.asarray(figure.person.hair.rgb, np.float32) * np.asarray(light.tint, np.float32)
     brightness = diffuse(light, nx, ny) * shade
@@ -146,6 +159,8 @@ def cap(view: View, figure: Figure, light: Light, lattice: np.ndarray) -> Sprite
 
 def _hanging(view, figure, light, lattice, outline, shade_factor: float) -> Sprite | None:
     hair = figure.person.hair
+    centre = outline.mean(axis=0)
+    outline = _lumpy(smooth_curve(outline, 120, closed=True), centre, 0.05, hair.seed + 1)
     layer = soften(view, polygons(view, [outline]), 0.15)
     if layer.box.empty:
         return None

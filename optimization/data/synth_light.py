@@ -22,6 +22,7 @@ class Light:
     wrap: float  # 0 hard terminator .. 1 very soft
     tint: tuple[float, float, float]  # colour of the light, channel gains near 1
     shadow: float  # darkness of cast shadows, 0 .. 1
+    falloff: float  # how much dimmer the light is 1.5 m below the crown
 
 
 def sample_light(rng: np.random.Generator) -> Light:
@@ -40,6 +41,7 @@ def sample_light(rng: np.random.Generator) -> Light:
         wrap=rng.uniform(0.3, 0.7),
         tint=(1.0 + warmth, 1.0, 1.0 - warmth),
         shadow=rng.uniform(0.25, 0.5),
+        falloff=rng.uniform(0.0, 0.18),
     )
 
 

@@ -128,12 +128,22 @@ def _right_side(cut: Cut, shoulder: np.ndarray, armpit: np.ndarray) -> np.ndarra
     points = [np.array([[cut.neck_half, NECK_SIDE_Y]])]
     if cut.strap_half:
         points.append(shoulder[None])
-    else:
+    elif cut.sleeve is None:
         # The shoulder rounds over into the armhole instead of ending in a corner.
         inward = shoulder + np.array([-3.0, -3.0 * _SHOULDER_SLOPE * 0.8])
         downward = shoulder + (armpit - shoulder) * (3.0 / np.hypot(*(armpit - shoulder)))
         t = np.linspace(0, 1, 7)[:, None]
         points.append((1 - t) ** 2 * inward + 2 * (1 - t) * t * shoulder + t**2 * downward)
+    else:
+        # Under a sleeve the panel reaches a little past the armhole seam, rounded over the
+        # shoulder, so the worn sleeve and panel leave no gap between them.
+        inward = shoulder + np.array([-3.0, -3.0 * _SHOULDER_SLOPE * 0.8])
+        # Along the flat sleeve's outer edge, so the product photo's outline does not change.
+        angle = math.radians(cut.sleeve.flat_angle)
+        outward = shoulder + 3.8 * np.array([math.sin(angle), math.cos(angle)])
+        t = np.linspace(0, 1, 7)[:, None]
+        points.append((1 - t) ** 2 * inward + 2 * (1 - t) * t * shoulder + t**2 * outward)
+        points.append((armpit + np.array([1.4, -4.0]))[None])
     if cut.sleeve is None:
         # A scooped armhole: out of the strap, round under the arm.
         control = np.array([shoulder[0] + 0.5, armpit[1] - 2.0])

@@ -148,6 +148,7 @@ class Hair:
     fringe: bool
     wave: float  # 0 straight .. 1 wavy
     front_sides: tuple[bool, bool]  # long_front: over the image-left / image-right shoulder
+    seed: int  # of the irregularities of its outline
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,8 @@ def _body(rng: np.random.Generator) -> BodyShape:
     hip = waist + (u(1.5, 3.5) if broad else u(3.0, 6.5))
     return BodyShape(
         stature=stature,
-        neck_half=u(6.0, 6.8) if broad else u(5.0, 5.9),
-        neck_length=u(7.5, 9.5) * stature,
+        neck_half=u(5.6, 6.4) if broad else u(4.6, 5.4),
+        neck_length=u(6.5, 8.5) * stature,
         head_half=u(7.0, 7.8),
         head_height=u(21.5, 23.5) * stature,
         shoulder_half=shoulder,
@@ -267,6 +268,7 @@ def _hair(rng: np.random.Generator, skin: Skin, broad: bool) -> Hair:
         fringe=bool(rng.random() < 0.2),
         wave=float(rng.beta(1.2, 2.5)),
         front_sides=(left, both or not left),
+        seed=int(rng.integers(2**31)),
     )
 
 

@@ -16,12 +16,12 @@ import numpy as np
 from optimization.data.synth_apparel import GarmentSpec
 from optimization.data.synth_atlas import Atlas
 from optimization.data.synth_canvas import Layer, View, blur, polygons
-from optimization.data.synth_folds import height_field, sample_flat_folds, slopes
+from optimization.data.synth_folds import crumples, height_field, sample_flat_folds, slopes
 from optimization.data.synth_light import Light, diffuse
 from optimization.data.synth_pattern import Pattern
 
 _PRODUCT_LIGHT = Light(
-    direction=(0.0, -0.35, 0.94), fill=0.72, wrap=0.8, tint=(1, 1, 1), shadow=0.2
+    direction=(0.0, -0.35, 0.94), fill=0.72, wrap=0.8, tint=(1, 1, 1), shadow=0.2, falloff=0.0
 )
 
 
@@ -98,6 +98,7 @@ def photograph_product(
     folds = sample_flat_folds(rng, pattern.bounds(), ghost)
     lines = [(np.asarray(f.points), f.depth, f.width) for f in folds]
     heights = height_field(view, view.frame, lines) + relief
+    heights += crumples(view, view.frame, 0.12 if ghost else 0.2, int(rng.integers(2**31)))
     nx, ny = slopes(heights, view.scale)
     if ghost:
         x0, _, x1, _ = pattern.bounds()

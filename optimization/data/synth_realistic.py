@@ -163,7 +163,7 @@ def describe_only(
 ) -> dict:
     """What `render_realistic` with these generators would record, without painting (fast)."""
     pair = sample_pair(rng)
-    figure = build_figure(pair.person)
+    figure = build_figure(pair.person, pair.framing.eye_level, pair.framing.distance)
     shot = frame_shot(scene, figure, viton_box(figure, pair.framing), size, scene_rng)
     return describe(pair, shot, size)
 
@@ -220,7 +220,7 @@ def render_realistic(
         `params`: the JSON-ready description.
     """
     pair = sample_pair(rng)
-    figure = build_figure(pair.person)
+    figure = build_figure(pair.person, pair.framing.eye_level, pair.framing.distance)
     box_cm = viton_box(figure, pair.framing)
     shot = frame_shot(scene, figure, box_cm, size, scene_rng)
     view = shot.view
@@ -267,6 +267,11 @@ def render_realistic(
     }
     before = _dress(canvas, view, figure, worn, light, shared)
     after = _dress(canvas, view, figure, requested, light, shared)
+    # The key light dims a little from head to foot.
+    _, ys = view.grid(view.frame)
+    dimming = 1.0 - np.float32(light.falloff) * np.clip((ys[:, :1] - figure.crown) / 150.0, 0, 1)
+    before.rgb *= dimming[..., None]
+    after.rgb *= dimming[..., None]
 
     reference = max(shot.reference_scale, 1.0)
     person = develop(pair.camera, before.rgb, reference)

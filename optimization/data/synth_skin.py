@@ -128,7 +128,7 @@ def arm(view: View, figure: Figure, bones: ArmBones, light: Light, lattice: np.n
     half = bones.half_width(field.u)
     # Above the shoulder joint the arm's end is a flattened dome that tucks under the shoulder.
     distance = np.where(
-        field.u < 0, np.hypot(field.u * np.float32(1.5), field.across), field.distance
+        field.u < 0, np.hypot(field.u * np.float32(2.2), field.across), field.distance
     )
     inside = np.clip((half - distance) * np.float32(view.scale) + 0.5, 0, 1)
     end = np.clip((bones.length + 0.5 - field.u) * np.float32(view.scale), 0, 1)
@@ -138,7 +138,7 @@ def arm(view: View, figure: Figure, bones: ArmBones, light: Light, lattice: np.n
     ny = roundness * field.inner_y * np.float32(0.9)
     rgb = skin_colour(figure.person.skin, light, nx, ny, _mottle(view, field.box, lattice))
     elbow = np.exp(-((field.u - bones.upper_length) ** 2) / 3.0).astype(np.float32)
-    bent = 0.25 if bones.mode != "down" else 0.1
+    bent = 0.12 if bones.mode != "down" else 0.06
     rgb *= (1.0 - bent * elbow * np.clip(roundness, 0, 1))[..., None]
     rgb *= (1.0 + 0.06 * elbow * np.clip(-roundness, 0, 1))[..., None]
     return Sprite(layer, rgb, ARM), field

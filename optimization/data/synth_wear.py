@@ -19,7 +19,7 @@ from optimization.data.synth_apparel import GarmentSpec
 from optimization.data.synth_atlas import Atlas
 from optimization.data.synth_canvas import GARMENT, Layer, Sprite, View, blur
 from optimization.data.synth_figure import Figure
-from optimization.data.synth_folds import Drape, height_field, slopes
+from optimization.data.synth_folds import Drape, crumples, height_field, slopes
 from optimization.data.synth_light import Light, diffuse, glint, rim
 from optimization.data.synth_pattern import Pattern
 
@@ -112,6 +112,7 @@ def wear_torso(
     drape, atlas = garment.drape, garment.atlas
     xs, ys = view.grid(box)
     heights = height_field(view, box, _torso_folds(figure, garment))
+    heights += crumples(view, box, drape.crumple, drape.seed)
     gx, gy = slopes(heights, view.scale)
     hem_y = float(
         figure.from_canonical(np.zeros(1), np.array([garment.spec.cut.hem_y]), drape.wrap)[1][0]
@@ -206,6 +207,7 @@ def wear_sleeve(
         points = np.array([arm.at(u, across) for u, across in fold.points])
         lines.append((points, fold.depth, fold.width))
     heights = height_field(view, field.box, lines) + relief
+    heights += crumples(view, field.box, garment.drape.crumple, garment.drape.seed + 1 + index)
     gx, gy = slopes(heights, view.scale)
     roundness = np.clip(field.across / half, -1, 1)
     dome = np.clip(-field.u / np.float32(cap), 0, 1)  # the sleeve cap faces up over the shoulder
