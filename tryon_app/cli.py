@@ -201,10 +201,13 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tryon_app import __version__
+
     parser = argparse.ArgumentParser(
         prog="tryon",
         description="Offline virtual try-on on the CPU. With no command, opens the desktop app.",
     )
+    parser.add_argument("--version", action="version", version=f"tryon {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -189,3 +189,40 @@ def test_screenshot_script_writes_the_window(tiny_artifact, photos, tmp_path):
     assert image.shape[:2] == (800, 1280)
     # Not a blank grab: the photos and the result are on it.
     assert np.std(image) > 20
+
+
+def test_version_flags(capsys):
+    from tryon_app import __version__
+    from tryon_app.cli import main as cli_main
+    from tryon_app.gui.app import main as gui_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"tryon {__version__}\n"
+    assert gui_main(["--version"]) == 0
+    assert capsys.readouterr().out == f"tryon {__version__}\n"
+
+
+def test_windows_carry_the_app_icon_and_desktop_file_name(make_window):
+    from PySide6.QtGui import QGuiApplication
+
+    window = make_window(show=False)
+    # The name of installer/linux/openvino-tryon.desktop: Wayland docks find the icon through it.
+    assert QGuiApplication.desktopFileName() == "openvino-tryon"
+    assert (REPO / "installer" / "linux" / f"{QGuiApplication.desktopFileName()}.desktop").is_file()
+    icon = window.windowIcon()
+    assert not icon.isNull()
+    assert icon.pixmap(64, 64).toImage().pixelColor(32, 32).alpha() > 0
+
+
+def test_the_icon_is_found_in_the_installed_bundle(tmp_path, monkeypatch):
+    from tryon_app.gui.app import icon_path
+
+    bundle = tmp_path / "_internal"
+    (bundle / "assets" / "icons").mkdir(parents=True)
+    shipped = bundle / "assets" / "icons" / "openvino-tryon.png"
+    shipped.write_bytes((REPO / "assets" / "icons" / "openvino-tryon.png").read_bytes())
+    assert icon_path() == REPO / "assets" / "icons" / "openvino-tryon.png"
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
+    assert icon_path() == shipped

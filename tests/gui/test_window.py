@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -374,3 +376,176 @@ def test_closing_while_the_model_compiles_does_not_wait_for_it(
     finally:
         release.set()
         qtbot.waitUntil(lambda: not window.controller.worker_threads_alive(), timeout=120_000)
+
+
+def _answer_save_dialogs(monkeypatch, answers: list[Path]) -> list[Path]:
+    """Replace the save dialog: record the path it proposes, answer with the next of `answers`
+    (then cancel)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    proposed: list[Path] = []
+
+    def get_save_file_name(parent, caption, path, filters):
+        proposed.append(Path(path))
+        if not answers:
+            return "", ""  # cancelled
+        return str(answers.pop(0)), filters.split(";;")[0]
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", get_save_file_name)
+    return proposed
+
+
+def test_save_proposes_the_users_pictures_never_the_application_folders(
+    make_window, photos, settings_file, tmp_path, monkeypatch, wait_result
+):
+    from tryon_app.gui.settings import AppSettings
+
+    # The installed app: its sample photos live in its own (here writable) folders.
+    bundle = tmp_path / "opt" / "openvino-tryon" / "_internal"
+    samples = bundle / "assets" / "persons"
+    samples.mkdir(parents=True)
+    sample = samples / "person_01.png"
+    sample.write_bytes(photos.person.read_bytes())
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
+    home = tmp_path / "home"
+    pictures, albums = home / "Pictures", home / "Albums"
+    pictures.mkdir(parents=True)
+    albums.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    # An earlier version remembered the sample's folder.
+    settings = AppSettings.open(settings_file)
+    settings.store.setValue("folders/save", str(samples))
+
+    answers = [samples / "into_the_app.png", albums / "mine.png", albums / "again.png"]
+    proposed = _answer_save_dialogs(monkeypatch, answers)
+    window = make_window(settings=settings)
+    window.open_person(sample)
+    window.open_garment(photos.garments[1])
+    wait_result(window)
+
+    window.choose_save_path()
+    assert proposed[-1] == pictures / "person_01__shirt_1.png"
+    # Saving into the application works, but that folder is not remembered.
+    assert (samples / "into_the_app.png").is_file()
+    window.choose_save_path()
+    assert proposed[-1].parent == pictures
+    assert (albums / "mine.png").is_file()
+    window.choose_save_path()
+    assert proposed[-1].parent == albums
+    assert (albums / "again.png").is_file()
+
+    # A remembered folder that is gone is not proposed; neither is a missing Pictures.
+    shutil.rmtree(albums)
+    window.choose_save_path()
+    assert proposed[-1].parent == pictures
+    pictures.rmdir()
+    window.choose_save_path()
+    assert proposed[-1].parent == home
+    assert AppSettings.open(settings_file).folder("save") != str(samples)
+
+
+def _solid(colour: tuple[int, int, int], width: int = 60, height: int = 80):
+    from tryon_app.gui.imaging import rgb_to_qimage
+
+    return rgb_to_qimage(np.full((height, width, 3), colour, dtype=np.uint8))
+
+
+def _shown_colours(compare, fractions: tuple[float, ...]) -> list[tuple[int, int, int]]:
+    """The colours the compare view shows at these fractions of its picture's width."""
+    image = compare.grab().toImage()
+    rect = compare.picture_rect()
+    colours = []
+    for fraction in fractions:
+        x = round(rect.left() + rect.width() * fraction)
+        # Below the Before/After tags at the picture's top corners.
+        colour = image.pixelColor(x, round(rect.bottom() - rect.height() / 4))
+        colours.append((colour.red(), colour.green(), colour.blue()))
+    return colours
+
+
+def test_the_after_end_of_the_slider_shows_the_try_on(qtbot):
+    from PySide6.QtWidgets import QAbstractSlider
+
+    from tryon_app.gui.app import create_application
+    from tryon_app.gui.window import ResultPanel
+
+    create_application()
+    photo, try_on = (200, 0, 0), (0, 0, 200)
+    panel = ResultPanel()
+    qtbot.addWidget(panel)
+    panel.resize(500, 640)
+    panel.compare.set_images(_solid(photo), _solid(try_on), _solid((0, 200, 0)))
+    panel.set_has_result(True)
+    panel.show()
+    qtbot.waitExposed(panel)
+    slider = panel.slider
+    assert panel.before_label.text() == "Before" and panel.after_label.text() == "After"
+    assert panel.before_label.x() < slider.x() < panel.after_label.x()
+
+    slider.triggerAction(QAbstractSlider.SliderAction.SliderToMaximum)
+    assert _shown_colours(panel.compare, (0.05, 0.5, 0.95)) == [try_on] * 3
+    slider.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)
+    assert _shown_colours(panel.compare, (0.05, 0.5, 0.95)) == [photo] * 3
+
+    # Dragging the divider towards the After end shows more of the try-on, as the slider does.
+    compare = panel.compare
+    rect = compare.picture_rect()
+    start = QPointF(rect.left() + rect.width() * 0.2, rect.center().y()).toPoint()
+    end = QPointF(rect.left() + rect.width() * 0.8, rect.center().y()).toPoint()
+    qtbot.mousePress(compare, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(compare, end)
+    qtbot.mouseRelease(compare, Qt.MouseButton.LeftButton, pos=end)
+    assert slider.value() == pytest.approx(800, abs=20)
+    assert _shown_colours(compare, (0.1, 0.7, 0.9)) == [try_on, try_on, photo]
+
+
+def test_the_result_pane_says_the_model_is_being_prepared(
+    make_window, photos, qtbot, monkeypatch, wait_result
+):
+    from tryon_app.gui import window as window_module
+    from tryon_app.gui.session import TryOnSession
+
+    started, release = threading.Event(), threading.Event()
+    load = TryOnSession.load
+
+    def compile_slowly(self, request):
+        started.set()
+        release.wait(300)
+        return load(self, request)
+
+    monkeypatch.setattr(TryOnSession, "load", compile_slowly)
+    monkeypatch.setattr(window_module, "LONG_PREPARATION_MS", 200)
+    window = make_window()
+    compare = window.result_panel.compare
+    try:
+        window.open_person(photos.person)
+        window.open_garment(photos.garments[1])
+        qtbot.waitUntil(started.is_set, timeout=60_000)
+        qtbot.waitUntil(
+            lambda: window.controller.person is not None and window.controller.garment is not None,
+            timeout=30_000,
+        )
+        # Both photos are picked: the pane says what it waits for, not to pick photos.
+        qtbot.waitUntil(
+            lambda: compare.placeholder.startswith("Preparing the model for this computer"),
+            timeout=10_000,
+        )
+        assert "Pick" not in compare.placeholder
+        assert window.busy.label.text().startswith("Preparing the model")
+        # A compilation that takes long says why (a cold cache on a first start).
+        qtbot.waitUntil(lambda: "first start" in compare.placeholder, timeout=10_000)
+    finally:
+        release.set()
+    wait_result(window)
+    assert not window.busy.is_busy()
+
+
+def test_the_result_pane_says_which_photo_is_missing(make_window, photos, wait_model, wait_idle):
+    window = make_window()
+    wait_model(window)
+    wait_idle(window)
+    compare = window.result_panel.compare
+    assert "Pick a person and a garment" in compare.placeholder
+    window.open_person(photos.person)
+    wait_idle(window)
+    assert "Pick a garment" in compare.placeholder

@@ -10,11 +10,17 @@ from pathlib import Path
 
 log = logging.getLogger("tryon.gui")
 
+DESKTOP_FILE_NAME = "openvino-tryon"
+"""installer/linux/openvino-tryon.desktop: Wayland docks find the window's icon through it."""
+
 
 def build_parser() -> argparse.ArgumentParser:
+    from tryon_app import __version__
+
     parser = argparse.ArgumentParser(
         prog="tryon-gui", description="Virtual try-on desktop app (OpenVINO, CPU)."
     )
+    parser.add_argument("--version", action="version", version=f"tryon {__version__}")
     parser.add_argument(
         "--model",
         type=Path,
@@ -42,10 +48,17 @@ def display_problem() -> str | None:
     return "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or use the `tryon run` command line"
 
 
+def icon_path() -> Path:
+    """The app's icon, from the assets shipped beside the code (or in the installed bundle)."""
+    from tryon_app.core.paths import bundled_assets_dir
+
+    return bundled_assets_dir() / "icons" / "openvino-tryon.png"
+
+
 def create_application(argv: list[str] | None = None):
-    """The QApplication (made once), high-DPI aware and styled."""
+    """The QApplication (made once), high-DPI aware, styled, with the app's icon."""
     from PySide6.QtCore import Qt
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
     from tryon_app import __version__
@@ -63,6 +76,12 @@ def create_application(argv: list[str] | None = None):
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Virtual Try-On")
     app.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName(DESKTOP_FILE_NAME)
+    icon = QIcon(str(icon_path()))
+    if icon.isNull():
+        log.warning("no app icon at %s", icon_path())
+    else:
+        app.setWindowIcon(icon)
     style.apply(app)
     return app
 

@@ -42,6 +42,14 @@ log = logging.getLogger(__name__)
 QUIT_GRACE_S = 2.0
 """How long closing waits for a running job: a try-on ends well within it, a compilation may not."""
 
+# What `busy_changed` says is running.
+STARTING = "Starting OpenVINO…"
+PREPARING = "Preparing the model…"
+"""The first model of a start: it also compiles the correlation kernel when the cache is cold."""
+COMPILING = "Compiling the model…"
+TRYING_ON = "Trying on…"
+READING = "Reading the photo…"
+
 
 @dataclass(frozen=True)
 class PersonView:
@@ -101,7 +109,7 @@ class TryOnController(QObject):
 
     Signals carry the views above. `error` carries (topic, message) with topic one of "person",
     "garment", "model", "tryon", "devices", "save"; the message is one line for the user.
-    `busy_changed` carries what is running ("" when idle).
+    `busy_changed` carries what is running, one of the texts above ("" when idle).
     """
 
     person_changed = Signal(object)
@@ -128,6 +136,7 @@ class TryOnController(QObject):
         self._busy = ""
         self._closed = False
         self._model_failed = False
+        self._models_ready = 0
         self._session = TryOnSession()
         self._worker_event.connect(self._on_worker_event, Qt.ConnectionType.QueuedConnection)
         self._inference = LatestWinsWorker(
@@ -181,6 +190,10 @@ class TryOnController(QObject):
 
     def is_busy(self) -> bool:
         return bool(self._busy)
+
+    def activity(self) -> str:
+        """What is running, as `busy_changed` last said ("" when idle)."""
+        return self._busy
 
     def is_idle(self) -> bool:
         """True when every job submitted so far has been run (or dropped) and its event handled."""
@@ -251,6 +264,7 @@ class TryOnController(QObject):
         elif slot == "model":
             self.model = value
             self._model_failed = False
+            self._models_ready += 1
             self.model_ready.emit(value)
         elif slot == "devices":
             self.devices_ready.emit(list(value))
@@ -267,13 +281,13 @@ class TryOnController(QObject):
 
     def _update_busy(self) -> None:
         if "model" in self._running or self._inference.has_pending("model"):
-            busy = "Compiling the model…"
+            busy = COMPILING if self._models_ready else PREPARING
         elif "devices" in self._running:
-            busy = "Starting OpenVINO…"
+            busy = STARTING
         elif "tryon" in self._running:
-            busy = "Trying on…"
+            busy = TRYING_ON
         elif self._running & {"person", "garment"}:
-            busy = "Reading the photo…"
+            busy = READING
         else:
             busy = ""
         if busy != self._busy:

@@ -466,9 +466,10 @@ class TryOnSession:
 
 
 def format_timings(outcome: TryOnOutcome) -> str:
-    """Status-bar line: per-stage times, the whole try-on, and try-ons per second."""
+    """Status-bar line: the whole try-on and try-ons per second, then the per-stage times (the
+    status bar shortens it from the end)."""
     stages = "  ·  ".join(
         f"{name} {ms:.1f} ms" for name, ms in outcome.result.timings_ms.items() if name != "total"
     )
     whole = f"try-on {outcome.wall_ms:.0f} ms  ·  {outcome.per_second:.1f} try-ons/s"
-    return f"{stages}   |   {whole}" if stages else whole
+    return f"{whole}   |   {stages}" if stages else whole

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 ORGANIZATION = "openvino-tryon"
 APPLICATION = "openvino-tryon"
@@ -43,7 +45,19 @@ class AppSettings:
         return self._text(f"folders/{kind}")
 
     def set_folder(self, kind: str, folder: str | Path) -> None:
+        """Remember `folder` for `kind`; a folder of the application itself is never remembered
+        (its samples are read from there, but nothing of the user's belongs in it)."""
+        if inside_application(Path(folder)):
+            return
         self.store.setValue(f"folders/{kind}", str(folder))
+
+    def save_folder(self) -> Path:
+        """Where to propose saving a result: the folder the user last saved to, while it exists,
+        can be written and is not the application's; else the Pictures folder; else home."""
+        remembered = self.folder("save")
+        if remembered and _usable_for_saving(Path(remembered)):
+            return Path(remembered)
+        return pictures_folder()
 
     def recent(self, kind: str) -> list[Path]:
         """Recently used photos of `kind`, newest first, those that still exist."""
@@ -97,3 +111,35 @@ class AppSettings:
 
     def sync(self) -> None:
         self.store.sync()
+
+
+def pictures_folder() -> Path:
+    """The user's Pictures folder (XDG's, Windows' or macOS'), or home when there is none."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    if pictures and _usable_for_saving(Path(pictures)):
+        return Path(pictures)
+    return Path.home()
+
+
+def application_folders() -> list[Path]:
+    """The folders the application ships in: its assets and models, and in an installed bundle
+    the whole install folder (`/opt/openvino-tryon`, `C:\\Program Files\\...`)."""
+    from tryon_app.core.paths import bundled_assets_dir, bundled_models_dir
+
+    folders = [bundled_assets_dir(), bundled_models_dir()]
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        folders.append(Path(frozen_root))
+    if getattr(sys, "frozen", False):
+        folders.append(Path(sys.executable).parent)
+    return folders
+
+
+def inside_application(folder: Path) -> bool:
+    """True when `folder` is one of `application_folders()` or inside one."""
+    folder = folder.resolve()
+    return any(folder.is_relative_to(app_folder.resolve()) for app_folder in application_folders())
+
+
+def _usable_for_saving(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.W_OK) and not inside_application(folder)

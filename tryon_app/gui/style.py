@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 WINDOW = "#eef0f4"
 CARD = "#ffffff"
@@ -20,9 +20,12 @@ ERROR_TEXT = "#8f1d1d"
 INFO_BG = "#e8f0fe"
 INFO_BORDER = "#bcd0fb"
 
+# Set on the window's central widget and status bar, never on the application: rules there would
+# also reach Qt's own dialogs (a padded QToolButton rule blanked the file dialog's icon buttons, and
+# the combo-box arrow rule its "Look in" arrow). A dialog is a child of the main window, not of
+# its central widget, so it keeps Qt's look.
 STYLESHEET = f"""
-QMainWindow, #central {{ background: {WINDOW}; }}
-QWidget {{ color: {TEXT}; }}
+#central {{ background: {WINDOW}; }}
 #card {{
     background: {CARD};
     border: 1px solid {BORDER};
@@ -145,7 +148,12 @@ def light_palette() -> QPalette:
 
 
 def apply(app: QApplication) -> None:
-    """Fusion style (the same on every OS), the light palette and the stylesheet."""
+    """Fusion style (the same on every OS) and the light palette, for every window and dialog."""
     app.setStyle("Fusion")
     app.setPalette(light_palette())
-    app.setStyleSheet(STYLESHEET)
+
+
+def apply_to_window(window: QMainWindow) -> None:
+    """The app's own look (cards, buttons, pickers) on the window's central widget and status bar."""
+    for part in (window.centralWidget(), window.statusBar()):
+        part.setStyleSheet(STYLESHEET)

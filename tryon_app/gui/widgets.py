@@ -60,6 +60,71 @@ def fit_rect(image_size: QSize, area: QRectF) -> QRectF:
     )
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" where its text does not fit; the full text is then in
+    its tooltip. `text()` is always the full text.
+
+    Args:
+        text: what to show.
+        elide: which end gives way (Qt.TextElideMode).
+    """
+
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        *,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ):
+        super().__init__(text, parent)
+        self._elide = elide
+        self._own_tooltip = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._update_tooltip()
+
+    def setToolTip(self, text: str) -> None:
+        """What the tooltip says besides the full text (a file's path, say)."""
+        self._own_tooltip = text
+        self._update_tooltip()
+
+    def is_elided(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+    def minimumSizeHint(self) -> QSize:
+        # A few letters and the ellipsis: enough to tell what the label is about.
+        full = super().minimumSizeHint()
+        margins = self.width() - self.contentsRect().width()
+        short = self.fontMetrics().horizontalAdvance(self.text()[:3] + "…") + margins
+        return QSize(min(full.width(), short), full.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_tooltip()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        room = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), self._elide, room.width())
+        painter = QPainter(self)
+        self.style().drawItemText(
+            painter,
+            room,
+            int(self.alignment()),
+            self.palette(),
+            self.isEnabled(),
+            shown,
+            self.foregroundRole(),
+        )
+
+    def _update_tooltip(self) -> None:
+        parts = [self.text()] if self.is_elided() else []
+        if self._own_tooltip and self._own_tooltip not in parts:
+            parts.append(self._own_tooltip)
+        super().setToolTip("\n".join(parts))
+
+
 class _ScaledCache:
     """One scaled pixmap per (image, target size, pixel ratio): painting must not rescale photos."""
 
@@ -230,8 +295,9 @@ class ImageView(QWidget):
 class CompareView(QWidget):
     """The try-on against the original photo, split by a divider the user drags.
 
-    Modes: "compare" (original left of the divider, result right of it), "before" (the original
-    alone) and "warped" (the garment as the model warped it).
+    Modes: "compare" (the try-on left of the divider, the original right of it), "before" (the
+    original alone) and "warped" (the garment as the model warped it). The split is the share of
+    the picture that shows the try-on: 0 shows the original alone, 1 the try-on alone.
     """
 
     split_changed = Signal(float)
@@ -261,6 +327,12 @@ class CompareView(QWidget):
 
     def has_result(self) -> bool:
         return self._after is not None
+
+    def set_placeholder(self, text: str) -> None:
+        """What the empty view says (what the app is doing, or what it needs)."""
+        if text != self.placeholder:
+            self.placeholder = text
+            self.update()
 
     def split(self) -> float:
         return self._split
@@ -320,18 +392,20 @@ class CompareView(QWidget):
             painter.drawPixmap(target.topLeft(), before)
             _paint_tag(painter, corner, "Original")
             return
+        # The try-on sweeps over the photo from the left as the divider moves right, the way the
+        # slider below fills from its Before end towards its After end.
         divider_x = target.left() + target.width() * self._split
-        painter.drawPixmap(target.topLeft(), after)
+        painter.drawPixmap(target.topLeft(), before)
         painter.save()
         painter.setClipRect(
             QRectF(target.left(), target.top(), divider_x - target.left(), target.height())
         )
-        painter.drawPixmap(target.topLeft(), before)
+        painter.drawPixmap(target.topLeft(), after)
         painter.restore()
         if self._split > 0.08:
-            _paint_tag(painter, corner, "Before")
+            _paint_tag(painter, corner, "After")
         if self._split < 0.92:
-            _paint_tag(painter, right_corner, "After", right=True)
+            _paint_tag(painter, right_corner, "Before", right=True)
         self._paint_divider(painter, target, divider_x)
 
     def _paint_divider(self, painter: QPainter, target: QRectF, x: float) -> None:
@@ -434,16 +508,16 @@ class BusyIndicator(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(8)
-        self.label = QLabel()
+        layout.setContentsMargins(6, 0, 0, 0)
+        layout.setSpacing(2)
+        self.label = ElidedLabel()
         self.label.setObjectName("busyText")
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.setTextVisible(False)
-        self.bar.setFixedSize(110, 6)
-        layout.addWidget(self.label)
+        self.bar.setFixedSize(80, 6)
         layout.addWidget(self.bar)
+        layout.addWidget(self.label, 1)
         self.set_busy("")
 
     def set_busy(self, text: str) -> None:

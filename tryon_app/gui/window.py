@@ -17,13 +17,23 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from tryon_app.core.errors import TryOnError
-from tryon_app.gui.controller import GarmentView, PersonView, ResultView, TryOnController
+from tryon_app.gui import style
+from tryon_app.gui.controller import (
+    COMPILING,
+    PREPARING,
+    READING,
+    GarmentView,
+    PersonView,
+    ResultView,
+    TryOnController,
+)
 from tryon_app.gui.gallery import Gallery, ThumbnailLoader
 from tryon_app.gui.imaging import rgb_to_qimage
 from tryon_app.gui.session import (
@@ -34,8 +44,15 @@ from tryon_app.gui.session import (
     list_models,
     sample_images,
 )
-from tryon_app.gui.settings import AppSettings
-from tryon_app.gui.widgets import Banner, BusyIndicator, ComboBox, CompareView, ImageView
+from tryon_app.gui.settings import AppSettings, pictures_folder
+from tryon_app.gui.widgets import (
+    Banner,
+    BusyIndicator,
+    ComboBox,
+    CompareView,
+    ElidedLabel,
+    ImageView,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +60,11 @@ _IMAGE_FILTER = "Images ({});;All files (*)".format(
     " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
 )
 _SAVE_FILTERS = {"PNG image (*.png)": ".png", "JPEG image (*.jpg *.jpeg)": ".jpg"}
+
+LONG_PREPARATION_MS = 3000
+"""After this long, the result pane says why preparing the model takes so long (a cold cache)."""
+
+_PICK_HINT = "from the galleries, with Open…, or by dropping photos on the panels"
 
 _ERROR_PREFIX = {
     "person": "Could not open the person photo",
@@ -64,16 +86,16 @@ def _card_layout(card: QFrame) -> QVBoxLayout:
     return layout
 
 
-def _header(title: str, hint: str) -> tuple[QHBoxLayout, QLabel]:
+def _header(title: str, hint: str) -> tuple[QHBoxLayout, ElidedLabel]:
+    """A card's title, then a muted hint that takes the room left (and shortens to fit)."""
     row = QHBoxLayout()
     row.setSpacing(8)
     title_label = QLabel(title)
     title_label.setObjectName("cardTitle")
-    hint_label = QLabel(hint)
+    hint_label = ElidedLabel(hint)
     hint_label.setObjectName("cardHint")
     row.addWidget(title_label)
-    row.addWidget(hint_label)
-    row.addStretch(1)
+    row.addWidget(hint_label, 1)
     return row, hint_label
 
 
@@ -110,9 +132,8 @@ class PhotoPanel(QFrame):
         self.layout_.addLayout(header)
         self.view = ImageView(placeholder)
         self.layout_.addWidget(self.view, 1)
-        self.caption = QLabel(" ")
+        self.caption = ElidedLabel(" ", elide=Qt.TextElideMode.ElideMiddle)
         self.caption.setObjectName("cardHint")
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.layout_.addWidget(self.caption)
         self.gallery = gallery
         self.layout_.addWidget(gallery)
@@ -139,8 +160,6 @@ class GarmentPanel(PhotoPanel):
         super().__init__(
             "Garment", "Ctrl+G", "Drop a garment photo here\nor click to open one (Ctrl+G)", gallery
         )
-        row = QHBoxLayout()
-        row.setSpacing(8)
         self.show_mask = QCheckBox("Show mask")
         self.show_mask.setToolTip("Show the garment mask the model uses (M)")
         self.show_mask.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -149,14 +168,20 @@ class GarmentPanel(PhotoPanel):
         )
         self.auto_mask = _button("Auto", "Go back to the computed mask")
         self.auto_mask.setEnabled(False)
-        self.mask_status = QLabel("")
+        self.mask_status = ElidedLabel("")
         self.mask_status.setObjectName("maskStatus")
-        row.addWidget(self.show_mask)
-        row.addStretch(1)
-        row.addWidget(self.load_mask)
-        row.addWidget(self.auto_mask)
-        self.layout_.insertLayout(2, row)
-        self.layout_.insertWidget(3, self.mask_status)
+        # Two short rows rather than one long one: the card stays narrow in a small window.
+        show_row = QHBoxLayout()
+        show_row.setSpacing(8)
+        show_row.addWidget(self.show_mask)
+        show_row.addStretch(1)
+        show_row.addWidget(self.load_mask)
+        status_row = QHBoxLayout()
+        status_row.setSpacing(8)
+        status_row.addWidget(self.mask_status, 1)
+        status_row.addWidget(self.auto_mask)
+        self.layout_.insertLayout(2, show_row)
+        self.layout_.insertLayout(3, status_row)
         self.show_mask.toggled.connect(self.view.set_overlay_visible)
         self.load_mask.clicked.connect(self.mask_requested)
         self.auto_mask.clicked.connect(self.auto_mask_requested)
@@ -173,42 +198,52 @@ class GarmentPanel(PhotoPanel):
 
 
 class ResultPanel(QFrame):
-    """The try-on next to the original photo (drag the divider), the warped garment, save and copy."""
+    """The try-on over the original photo (drag the divider), the warped garment, save and copy.
+
+    The slider and the divider move together: towards "After" the try-on covers more of the
+    photo, and at that end it is all there is.
+    """
 
     def __init__(self):
         super().__init__()
         layout = _card_layout(self)
         header, self.info = _header("Result", "")
-        self.original = _button("Original", "Show the original photo (Space)", checkable=True)
-        self.warped = _button(
-            "Warped garment", "Show the garment as the model warped it (W)", checkable=True
-        )
         self.copy = _button("Copy", "Copy the result to the clipboard (Ctrl+C)")
         self.save = _button("Save…", "Save the result as PNG or JPEG (Ctrl+S)", primary=True)
-        for button in (self.original, self.warped, self.copy, self.save):
-            header.addWidget(button)
+        header.addWidget(self.copy)
+        header.addWidget(self.save)
         layout.addLayout(header)
         self.compare = CompareView(
-            "The try-on appears here.\nPick a person and a garment: from the galleries, "
-            "with Open…, or by dropping photos on the panels."
+            f"The try-on appears here.\nPick a person and a garment: {_PICK_HINT}."
         )
         layout.addWidget(self.compare, 1)
         slider_row = QHBoxLayout()
         slider_row.setSpacing(10)
-        before, after = QLabel("Before"), QLabel("After")
-        before.setObjectName("cardHint")
-        after.setObjectName("cardHint")
+        self.before_label, self.after_label = QLabel("Before"), QLabel("After")
+        self.before_label.setObjectName("cardHint")
+        self.after_label.setObjectName("cardHint")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
         self.slider.setValue(500)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setToolTip(
-            "Move the divider between the original (left) and the try-on (right)"
+            "How much of the photo the try-on covers: the try-on left of the divider, "
+            "the original right of it"
         )
-        slider_row.addWidget(before)
+        slider_row.addWidget(self.before_label)
         slider_row.addWidget(self.slider, 1)
-        slider_row.addWidget(after)
+        slider_row.addWidget(self.after_label)
         layout.addLayout(slider_row)
+        self.original = _button("Original", "Show the original photo (Space)", checkable=True)
+        self.warped = _button(
+            "Warped garment", "Show the garment as the model warped it (W)", checkable=True
+        )
+        view_row = QHBoxLayout()
+        view_row.setSpacing(8)
+        view_row.addWidget(self.original)
+        view_row.addWidget(self.warped)
+        view_row.addStretch(1)
+        layout.addLayout(view_row)
         self.slider.valueChanged.connect(self._slider_moved)
         self.compare.split_changed.connect(self._split_moved)
         self.original.toggled.connect(self._mode_changed)
@@ -288,9 +323,13 @@ class MainWindow(QMainWindow):
         self._busy_delay.setSingleShot(True)
         self._busy_delay.setInterval(250)
         self._pending_busy = ""
+        # A first start that compiles the correlation kernel takes long enough to need a reason.
+        self._long_preparation = QTimer(self)
+        self._long_preparation.setSingleShot(True)
+        self._preparing_long = False
 
         self.setWindowTitle("Virtual Try-On")
-        self.setMinimumSize(QSize(1000, 660))
+        self.setMinimumSize(QSize(800, 600))
         self.resize(1280, 800)
         self._build()
         self._build_actions()
@@ -331,18 +370,25 @@ class MainWindow(QMainWindow):
         )
         self.garment_panel = GarmentPanel(garment_gallery)
         self.result_panel = ResultPanel()
-        cards.addWidget(self.person_panel, 3)
-        cards.addWidget(self.garment_panel, 3)
-        cards.addWidget(self.result_panel, 5)
+        cards.addWidget(self.person_panel, 1)
+        cards.addWidget(self.garment_panel, 1)
+        cards.addWidget(self.result_panel, 2)
         body.addLayout(cards, 1)
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
 
-        self.model_label = QLabel("No model loaded")
-        self.timings_label = QLabel("")
-        self.statusBar().addWidget(self.model_label, 1)
-        self.statusBar().addPermanentWidget(self.timings_label)
+        self.busy = BusyIndicator()
+        self.model_label = ElidedLabel("No model loaded")
+        # The timings take the room the model line leaves; they shorten from their end, where
+        # the per-stage details are.
+        self.timings_label = ElidedLabel("")
+        self.timings_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.timings_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.statusBar().addWidget(self.busy)
+        self.statusBar().addWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.timings_label, 1)
         self.statusBar().setSizeGripEnabled(False)
+        style.apply_to_window(self)
 
     def _build_top_bar(self) -> QWidget:
         bar = QFrame()
@@ -354,15 +400,15 @@ class MainWindow(QMainWindow):
         titles.setSpacing(0)
         title = QLabel("Virtual Try-On")
         title.setObjectName("appTitle")
-        subtitle = QLabel("PF-AFN on OpenVINO · runs on this computer")
+        subtitle = ElidedLabel("PF-AFN on OpenVINO · runs on this computer")
         subtitle.setObjectName("appSubtitle")
         titles.addWidget(title)
         titles.addWidget(subtitle)
-        row.addLayout(titles)
-        row.addSpacing(24)
+        row.addLayout(titles, 1)
+        row.addSpacing(16)
 
         self.model_combo = ComboBox()
-        self.model_combo.setMinimumContentsLength(22)
+        self.model_combo.setMinimumContentsLength(16)
         self.model_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
@@ -391,9 +437,6 @@ class MainWindow(QMainWindow):
             row.addWidget(caption)
             row.addWidget(combo)
             row.addSpacing(6)
-        row.addStretch(1)
-        self.busy = BusyIndicator()
-        row.addWidget(self.busy)
         return bar
 
     def _build_actions(self) -> None:
@@ -437,6 +480,7 @@ class MainWindow(QMainWindow):
         controller.error.connect(self._worker_failed)
         controller.busy_changed.connect(self._busy_changed)
         self._busy_delay.timeout.connect(self._show_pending_busy)
+        self._long_preparation.timeout.connect(self._preparation_is_long)
         self.person_panel.open_requested.connect(self.choose_person)
         self.person_panel.file_chosen.connect(self.open_person)
         self.garment_panel.open_requested.connect(self.choose_garment)
@@ -451,14 +495,48 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self, text: str) -> None:
         self._pending_busy = text
-        if not text or text.startswith("Compiling") or self.busy.is_busy():
+        if not text or text in (COMPILING, PREPARING) or self.busy.is_busy():
             self._busy_delay.stop()
             self.busy.set_busy(text)
         elif not self._busy_delay.isActive():
             self._busy_delay.start()
+        if text == PREPARING:
+            if not self._long_preparation.isActive() and not self._preparing_long:
+                self._long_preparation.start(LONG_PREPARATION_MS)
+        else:
+            self._long_preparation.stop()
+            self._preparing_long = False
+        self._show_what_is_happening()
 
     def _show_pending_busy(self) -> None:
         self.busy.set_busy(self._pending_busy)
+
+    def _preparation_is_long(self) -> None:
+        self._preparing_long = True
+        self._show_what_is_happening()
+
+    def _show_what_is_happening(self) -> None:
+        """Until there is a try-on, the result pane says what it waits for."""
+        controller = self.controller
+        activity = controller.activity()
+        lines = []
+        if activity == PREPARING:
+            lines.append("Preparing the model for this computer…")
+            if self._preparing_long:
+                lines.append("The first start takes up to half a minute; later starts are quick.")
+        elif activity:
+            lines.append(activity)
+        elif self.model_unavailable():
+            lines.append("No model to run the try-on: see the message above.")
+        missing = [
+            name
+            for name, view in (("a person", controller.person), ("a garment", controller.garment))
+            if view is None
+        ]
+        if missing and activity != READING:
+            lead = "Meanwhile, pick" if lines else "The try-on appears here.\nPick"
+            lines.append(f"{lead} {' and '.join(missing)}: {_PICK_HINT}.")
+        self.result_panel.compare.set_placeholder("\n".join(lines) or "The try-on appears here.")
 
     # ------------------------------------------------------------------ start and stop
 
@@ -571,7 +649,7 @@ class MainWindow(QMainWindow):
         self.settings.model_dir = str(request.model_dir)
         self.settings.device = request.device
         self.settings.precision = self.precision_combo.currentData()
-        self.model_label.setText(f"Compiling {request.model_dir.name} for {request.device}…")
+        self.model_label.setText(f"Model {request.model_dir.name} on {request.device}")
         self.controller.load_model(request)
 
     def _devices_ready(self, devices: list[str]) -> None:
@@ -590,6 +668,9 @@ class MainWindow(QMainWindow):
 
     def _worker_failed(self, topic: str, message: str) -> None:
         self.show_error(topic, message)
+        if topic == "model":
+            self.model_label.setText("No model loaded")
+        self._show_what_is_happening()
         if topic == "devices" and not self._devices_known:
             # Without the device list the CPU is still there: go on with it.
             self._devices_ready(["CPU"])
@@ -613,6 +694,7 @@ class MainWindow(QMainWindow):
             f" · ready in {info.seconds:.1f} s"
         )
         self._clear_banner("model", "devices")
+        self._show_what_is_happening()
 
     # ------------------------------------------------------------------ photos
 
@@ -635,8 +717,8 @@ class MainWindow(QMainWindow):
             self.open_mask(path)
 
     def _ask_open(self, title: str, kind: str) -> Path | None:
-        folder = self.settings.folder(kind) or self.settings.folder("person")
-        name, _ = QFileDialog.getOpenFileName(self, title, folder, _IMAGE_FILTER)
+        folder = self.settings.folder(kind) or self.settings.folder("person") or pictures_folder()
+        name, _ = QFileDialog.getOpenFileName(self, title, str(folder), _IMAGE_FILTER)
         if not name:
             return None
         self.settings.set_folder(kind, Path(name).parent)
@@ -659,6 +741,7 @@ class MainWindow(QMainWindow):
         self.person_panel.gallery.set_recent(self.settings.add_recent("person", person.photo.path))
         self.person_panel.gallery.mark_current(person.photo.path)
         self._clear_banner("person")
+        self._show_what_is_happening()
 
     def _garment_changed(self, garment: GarmentView) -> None:
         self.garment_panel.gallery.set_recent(
@@ -666,6 +749,7 @@ class MainWindow(QMainWindow):
         )
         self.garment_panel.show_garment(garment)
         self._clear_banner("garment")
+        self._show_what_is_happening()
 
     def _result_ready(self, result: ResultView) -> None:
         self.result_panel.show_result(result)
@@ -682,7 +766,8 @@ class MainWindow(QMainWindow):
         if self.controller.result is None:
             return
         request = self.controller.result.outcome.request
-        suggested = Path(self.settings.folder("save") or str(request.person.path.parent))
+        # Never beside the person photo: a sample's folder is inside the installed application.
+        suggested = self.settings.save_folder()
         suggested /= f"{request.person.path.stem}__{request.garment.path.stem}.png"
         name, chosen_filter = QFileDialog.getSaveFileName(
             self, "Save the try-on", str(suggested), ";;".join(_SAVE_FILTERS)
