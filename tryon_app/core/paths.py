@@ -8,6 +8,8 @@ from pathlib import Path
 
 APP_DIR_NAME = "openvino-tryon"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Where an installed wheel keeps the shipped models/ and assets/ (setup.py copies them there).
+PACKAGE_DATA_DIR = Path(__file__).resolve().parents[1] / "_data"
 
 
 def user_cache_dir() -> Path:
@@ -30,15 +32,25 @@ def user_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / APP_DIR_NAME
 
 
-def bundled_models_dir() -> Path:
-    """`models/` shipped beside the code (the repository, or the installer's bundle)."""
+def _shipped_root() -> Path:
+    """The folder holding the shipped `models/` and `assets/`: the installer's bundle, an
+    installed wheel's package data, or else the repository (a checkout or an editable install)."""
     frozen_root = getattr(sys, "_MEIPASS", None)
-    return Path(frozen_root) / "models" if frozen_root else REPO_ROOT / "models"
+    if frozen_root:
+        return Path(frozen_root)
+    if PACKAGE_DATA_DIR.is_dir():
+        return PACKAGE_DATA_DIR
+    return REPO_ROOT
+
+
+def bundled_models_dir() -> Path:
+    """`models/` shipped with the app (its `default/` is the model used when none is chosen)."""
+    return _shipped_root() / "models"
 
 
 def bundled_assets_dir() -> Path:
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    return Path(frozen_root) / "assets" if frozen_root else REPO_ROOT / "assets"
+    """`assets/` shipped with the app: sample persons and garments, icons."""
+    return _shipped_root() / "assets"
 
 
 def model_search_dirs() -> list[Path]:
