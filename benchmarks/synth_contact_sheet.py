@@ -8,8 +8,8 @@ generates `--n` pairs with `--seed` (and `--style`, `--size`) into a temporary f
 full-body` or `offset` each cell shows the whole photo with its VITON box drawn in, the box's
 crop scaled to 192x256, the ground truth, its mask and the changed mask.
 
-    python benchmarks/synth_contact_sheet.py --style realistic --out docs/synth_contact_sheet_realistic.png --n 24 --seed 1
-    python benchmarks/synth_contact_sheet.py --style realistic --scene full-body --out docs/synth_contact_sheet_scenes.png --n 12 --seed 1
+    python benchmarks/synth_contact_sheet.py --out docs/synth_contact_sheet_realistic.png --n 24 --seed 1
+    python benchmarks/synth_contact_sheet.py --scene full-body,offset --out docs/synth_contact_sheet_scenes.png --n 4 --per-row 2 --scale 1 --seed 1
     python benchmarks/synth_contact_sheet.py --style flat --out docs/synth_contact_sheet.png --n 24 --seed 1
     python benchmarks/synth_contact_sheet.py --data DIR --out sheet.png --n 24
     python benchmarks/synth_contact_sheet.py --model models/default --seed 2 --out results.png
@@ -151,9 +151,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--scene",
-        choices=("viton", "full-body", "offset"),
         default="viton",
-        help="scene when generating (default viton)",
+        help="scene when generating: viton (default), full-body, offset, or several separated "
+        "by commas (one block of rows each)",
     )
     parser.add_argument(
         "--size", default="256x192", help="photo size HxW when generating (default 256x192)"
@@ -165,24 +165,33 @@ def main() -> None:
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
+    scenes = args.scene.split(",")
+    if args.data is not None or args.model is not None:
+        scenes = scenes[:1]
+    blocks = []
     with tempfile.TemporaryDirectory(prefix="synth-sheet-") as scratch:
-        data = args.data
-        if data is None:
-            data = Path(scratch) / "synth"
-            size = tuple(int(v) for v in args.size.lower().split("x"))
-            options = {"style": args.style, "size": size, "scene": args.scene}
-            start = time.perf_counter()
-            write_dataset(data, n_pairs=args.n, seed=args.seed, progress=False, **options)
-            written = time.perf_counter() - start
-            start = time.perf_counter()
-            for index in range(args.n):
-                render_pair(args.seed, index, **options)
-            rendered = time.perf_counter() - start
-            print(
-                f"write_dataset: {args.n / written:.2f} pairs/s (files included); "
-                f"render_pair: {args.n / rendered:.2f} pairs/s (one thread)"
-            )
-        sheet = contact_sheet(data, args.n, args.per_row, args.scale, args.model)
+        for scene in scenes:
+            data = args.data
+            if data is None:
+                data = Path(scratch) / scene
+                size = tuple(int(v) for v in args.size.lower().split("x"))
+                options = {"style": args.style, "size": size, "scene": scene}
+                start = time.perf_counter()
+                write_dataset(data, n_pairs=args.n, seed=args.seed, progress=False, **options)
+                written = time.perf_counter() - start
+                start = time.perf_counter()
+                for index in range(args.n):
+                    render_pair(args.seed, index, **options)
+                rendered = time.perf_counter() - start
+                print(
+                    f"{scene}: write_dataset: {args.n / written:.2f} pairs/s (files included); "
+                    f"render_pair: {args.n / rendered:.2f} pairs/s (one thread)"
+                )
+            blocks.append(contact_sheet(data, args.n, args.per_row, args.scale, args.model))
+    width = max(block.shape[1] for block in blocks)
+    sheet = np.concatenate(
+        [np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0)), constant_values=255) for b in blocks]
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise SystemExit(f"{args.out}: could not write")

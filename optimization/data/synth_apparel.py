@@ -386,8 +386,8 @@ def _print(rng: np.random.Generator, kind: str, cut: Cut, fabric: Fabric) -> Pri
     ink = _contrasting(rng, fabric.rgb, 70.0)
     second = _contrasting(rng, fabric.rgb, 40.0)
     top = cut.neck_depth + (3.0 if cut.neck in ("crew", "boat", "hood", "polo") else 1.5)
-    centre_y = max(top, 8.0) + u(5.0, 12.0)
-    width = cut.chest_half * 2 * u(0.45, 0.75)
+    centre_y = max(top, 6.0) + u(4.0, 9.0)
+    width = cut.chest_half * 2 * u(0.38, 0.62)
     centre = (u(-1.0, 1.0), centre_y)
     if which == "badge":
         width = u(3.0, 6.0)

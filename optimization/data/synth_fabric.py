@@ -161,8 +161,8 @@ def _weave(fabric: Fabric, x: np.ndarray, y: np.ndarray, texel: float, rng: np.r
         diagonal = np.cos((x + y) * np.float32(2 * math.pi / pitch))
         shade += np.float32(0.07 * keep) * diagonal
         slubs = field(noise, x, y, (0.3, 4.0), (8.2, 1.3))
-        mix = np.clip(0.16 + 0.05 * slubs + 0.2 * np.float32(keep) * diagonal, 0, 0.6)
-        shade += np.float32(0.035) * field(noise, x, y, (0.5, 7.0), (2.1, 4.4))
+        mix = np.clip(0.16 + 0.03 * slubs + 0.2 * np.float32(keep) * diagonal, 0, 0.6)
+        shade += np.float32(0.02) * field(noise, x, y, (0.5, 7.0), (2.1, 4.4))
     elif weave in ("poplin", "satin", "chiffon"):
         shade += np.float32(0.01) * fbm(noise, x, y, 1.0, 2, texel)
     return shade, mix

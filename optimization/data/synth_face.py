@@ -65,7 +65,7 @@ class HeadFrame:
         )
 
     def outline(self) -> np.ndarray:
-        points = np.array(_OUTLINE)
+        points = np.array(_OUTLINE) * np.array([0.93, 1.0])  # the face is narrower than the skull
         # A turned head shows more of one cheek: squeeze the side it turns towards.
         points[:, 0] += self.yaw * 0.06 * (1 - points[:, 1] ** 2)
         return self.to_world(smooth_curve(points, 64, closed=True))
@@ -73,6 +73,12 @@ class HeadFrame:
 
 def _blob(x, y, cx, cy, sx, sy) -> np.ndarray:
     return np.exp(-(((x - cx) / sx) ** 2) - ((y - cy) / sy) ** 2).astype(np.float32)
+
+
+def _thin(x, y, cx, cy, sx, width: float, pixel: float) -> np.ndarray:
+    """A soft line `width` head units thick: thinner than a pixel it gets fainter, not wider."""
+    drawn = max(width, pixel * 0.7)
+    return _blob(x, y, cx, cy, sx, drawn) * np.float32(width / drawn)
 
 
 def _soft(distance: np.ndarray, edge: float) -> np.ndarray:
@@ -107,13 +113,13 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
         + 0.35 * _blob(fx, hy, nose_x, 0.3, 0.13, 0.07)
         + 0.25 * _blob(fx, hy, nose_x, -0.16, 0.5, 0.06)
         - 0.8 * (_blob(fx, hy, -0.37, 0.0, 0.2, 0.11) + _blob(fx, hy, 0.37, 0.0, 0.2, 0.11))
-        + 0.4 * (_blob(fx, hy, -0.56, 0.2, 0.17, 0.12) + _blob(fx, hy, 0.56, 0.2, 0.17, 0.12))
+        + 0.3 * (_blob(fx, hy, -0.55, 0.16, 0.2, 0.15) + _blob(fx, hy, 0.55, 0.16, 0.2, 0.15))
         + 0.35 * _blob(fx, hy, nose_x * 0.6, 0.53, 0.22, 0.06)
         - 0.28 * _blob(fx, hy, nose_x * 0.5, 0.665, 0.18, 0.035)
         + 0.45 * _blob(fx, hy, nose_x * 0.4, 0.86, 0.25, 0.1)
     ).astype(np.float32)
     sx, sy = slopes(relief, view.scale)
-    nx = np.clip(hx * np.float32(0.82), -0.95, 0.95) + sx
+    nx = np.clip(hx * np.float32(0.92), -0.95, 0.95) + sx
     ny = np.clip(hy * np.float32(0.45) - np.float32(0.08), -0.9, 0.9) + sy
     from optimization.data.synth_noise import fbm
 
@@ -138,12 +144,12 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
     lips = np.maximum(_soft(upper, 2 * pixel / 0.03), _soft(lower, 2 * pixel / 0.045))
     lip_colour = np.asarray(face.lips_rgb, np.float32) * rgb / np.maximum(base, 1.0)
     blend(lip_colour * np.float32(0.95), lips * 0.85)
-    line = _blob(fx, hy + smile, mouth_x, 0.528, 0.22, max(0.012, pixel * 0.8))
+    line = _thin(fx, hy + smile, mouth_x, 0.528, 0.22, 0.016, pixel)
     rgb *= (1.0 - 0.45 * line)[..., None]
     rgb *= (1.0 + 0.12 * _blob(fx, hy, mouth_x, 0.575, 0.08, 0.02))[..., None]  # lower lip sheen
     # Nostrils.
     for side in (-1, 1):
-        nostril = _blob(fx, hy, nose_x + side * 0.07, 0.365, max(0.035, pixel), max(0.018, pixel))
+        nostril = _thin(fx, hy, nose_x + side * 0.07, 0.365, max(0.035, pixel), 0.018, pixel)
         rgb *= (1.0 - 0.25 * nostril)[..., None]
     # Eyes: sclera, iris and pupil inside an almond, the upper lash line and the lid crease.
     gaze = np.float32(face.yaw * 0.04)
@@ -167,14 +173,12 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
             np.array([12.0, 10.0, 10.0], np.float32),
             _soft(iris_d - 0.42, 2 * pixel / iris_r) * inside,
         )
-        lash = _blob(
-            fx, hy, ex + side * 0.02, ey - 0.045, 0.2, max(0.018, pixel) * (1 + face.makeup)
-        )
+        lash = _thin(fx, hy, ex + side * 0.02, ey - 0.045, 0.2, 0.018 * (1 + face.makeup), pixel)
         lash *= np.clip(1.3 - ((fx - ex) / 0.22) ** 2, 0, 1)
         rgb *= (1.0 - (0.35 + 0.3 * face.makeup) * lash)[..., None]
-        crease = _blob(fx, hy, ex, ey - 0.1, 0.18, max(0.02, pixel))
+        crease = _thin(fx, hy, ex, ey - 0.1, 0.18, 0.02, pixel)
         rgb *= (1.0 - 0.12 * crease)[..., None]
-        lower_lid = _blob(fx, hy, ex, ey + 0.06, 0.17, max(0.012, pixel))
+        lower_lid = _thin(fx, hy, ex, ey + 0.06, 0.17, 0.012, pixel)
         rgb *= (1.0 - 0.12 * lower_lid)[..., None]
     # Brows: tapered arcs in a darker hair colour.
     hair = np.asarray(person.hair.rgb, np.float32)
@@ -182,7 +186,7 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
     for side in (-1, 1):
         t = np.clip((fx * side - 0.1) / 0.55, 0, 1)
         centre_y = -0.185 - 0.05 * np.sin(t * math.pi * 0.85)
-        thickness = np.float32(0.026 * face.brow) * (1.1 - 0.7 * t) + np.float32(pixel * 0.5)
+        thickness = np.float32(0.026 * face.brow) * (1.1 - 0.7 * t)
         inside_x = _soft(np.abs(fx * side - 0.39) - 0.28, 2 * pixel)
         brow = _soft(np.abs(hy - centre_y) - thickness, max(pixel * 1.5, 0.012)) * inside_x
         blend(brow_colour * lit, brow * 0.7)

@@ -22,6 +22,8 @@ from optimization.data.synth_canvas import Box, View, blur
 from optimization.data.synth_noise import fbm, lattice
 from optimization.data.synth_person import Pose
 
+_TUCKED = {"tee": 0.2, "shirt": 0.35, "blouse": 0.4, "sleeveless": 0.25, "polo": 0.25}
+
 
 @dataclass(frozen=True)
 class Fold:
@@ -38,6 +40,7 @@ class Drape:
     sleeves: tuple[tuple[Fold, ...], tuple[Fold, ...]]  # image left, image right
     crumple: float  # depth (cm) of the small random wrinkles all over
     seed: int  # of the wrinkles' random field
+    tucked: bool  # the hem is tucked into the lower garment
 
 
 def _fold(points, depth: float, width: float) -> Fold:
@@ -166,6 +169,7 @@ def sample_drape(rng: np.random.Generator, cut: Cut, pose: Pose, bust: float) ->
         sleeves=(sleeves[0], sleeves[1]),
         crumple=u(0.08, 0.3),
         seed=int(rng.integers(2**31)),
+        tucked=bool(rng.random() < _TUCKED.get(cut.kind, 0.0) and cut.hem_y > 40),
     )
 
 

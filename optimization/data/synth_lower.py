@@ -53,7 +53,8 @@ def _leg_edges(figure: Figure, leg, widths, hem_y: float):
     )
     keep = axis[:, 1] <= hem_y
     axis = axis[keep] if keep.sum() >= 2 else axis[:2]
-    half = np.interp(t[: len(axis)], [0, 0.45, 1], widths)
+    # Thighs keep their width to mid-thigh, then taper to the knee.
+    half = np.interp(t[: len(axis)], [0, 0.22, 0.45, 1], [widths[0], widths[0] * 0.93, *widths[1:]])
     direction = np.gradient(axis, axis=0)
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     normal = np.stack([direction[:, 1], -direction[:, 0]], axis=1) * leg.side
@@ -91,7 +92,16 @@ def _outline(figure: Figure) -> tuple[np.ndarray, list]:
     axes, pieces = [], []
     for leg in figure.legs:
         axis, outer, inner = _leg_edges(figure, leg, widths, hem_y)
-        axes.append((axis, np.interp(np.linspace(0, 1, len(axis)), [0, 0.45, 1], widths)))
+        axes.append(
+            (
+                axis,
+                np.interp(
+                    np.linspace(0, 1, len(axis)),
+                    [0, 0.22, 0.45, 1],
+                    [widths[0], widths[0] * 0.93, *widths[1:]],
+                ),
+            )
+        )
         pieces.append((outer, inner))
     (left_outer, left_inner), (right_outer, right_inner) = pieces
     crotch = np.array([[0.0, body.level("crotch")]])

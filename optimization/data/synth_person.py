@@ -213,8 +213,8 @@ def _body(rng: np.random.Generator) -> BodyShape:
         stature=stature,
         neck_half=u(5.6, 6.4) if broad else u(4.6, 5.4),
         neck_length=u(6.5, 8.5) * stature,
-        head_half=u(7.0, 7.8),
-        head_height=u(21.5, 23.5) * stature,
+        head_half=u(7.4, 8.1),
+        head_height=u(22.5, 24.5) * stature,
         shoulder_half=shoulder,
         chest_half=chest,
         waist_half=waist,
@@ -263,7 +263,9 @@ def _hair(rng: np.random.Generator, skin: Skin, broad: bool) -> Hair:
         colour=colour,
         rgb=jitter(rng, _HAIR[colour], 6.0),
         length=rng.uniform(4.0, 30.0),
-        volume=rng.uniform(0.6, 1.8) if style != "curly" else rng.uniform(3.5, 7.0),
+        volume={"curly": rng.uniform(3.5, 7.0), "short": rng.uniform(1.2, 2.4)}.get(
+            style, rng.uniform(0.6, 1.8)
+        ),
         parting=float(np.clip(rng.normal(0.0, 0.55), -1, 1)),
         fringe=bool(rng.random() < 0.2),
         wave=float(rng.beta(1.2, 2.5)),

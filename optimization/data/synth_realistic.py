@@ -23,7 +23,7 @@ from optimization.data.synth_apparel import GarmentSpec, sample_garment
 from optimization.data.synth_atlas import paint_atlas
 from optimization.data.synth_backdrop import Backdrop, paint_backdrop, sample_backdrop
 from optimization.data.synth_camera import Camera, develop, sample_camera
-from optimization.data.synth_canvas import GARMENT, Canvas, View, shadow_of
+from optimization.data.synth_canvas import GARMENT, Canvas, Layer, Sprite, View, shadow_of
 from optimization.data.synth_face import head
 from optimization.data.synth_figure import Figure, build_figure
 from optimization.data.synth_folds import Drape, sample_drape
@@ -114,8 +114,17 @@ def _dress(
         canvas.paint(back)
     canvas.paint(shared["neck"])
     if front is not None:
-        canvas.darken(shadow_of(view, front.layer, shadow_offset(light, 1.2), 0.5), light.shadow)
+        hem_shadow = shadow_of(view, front.layer, shadow_offset(light, 1.2), 0.5)
+        canvas.darken(hem_shadow, light.shadow)
         canvas.paint(front)
+    if garment.drape.tucked and shared["lower"] is not None and front is not None:
+        # Tucked in: the waistband and everything below it lie over the garment's hem and its
+        # shadow (repainted only there; elsewhere the base already shows them).
+        lower = shared["lower"]
+        box = lower.layer.box
+        under = (front.layer.within(box) > 0) | (hem_shadow.within(box) > 0)
+        over = lower.layer.alpha * under
+        canvas.paint(Sprite(Layer(over, lower.layer.box), lower.rgb, lower.owner))
     if shared["front_hair"] is not None:
         sprite = shared["front_hair"]
         canvas.darken(shadow_of(view, sprite.layer, shadow_offset(light, 1.0), 0.6), light.shadow)
@@ -258,6 +267,7 @@ def render_realistic(
         canvas.paint(lower)
     arms = [arm_skin(view, figure, bones, light, texture(3))[0] for bones in figure.arms]
     shared = {
+        "lower": lower,
         "neck": neck(view, figure, light, texture(2)),
         "front_hair": front_hair(view, figure, light, texture(0)),
         "arms": arms,

@@ -62,7 +62,7 @@ def torso(view: View, figure: Figure, light: Light, lattice: np.ndarray) -> Spri
             np.array(
                 [[side * 1.8, 1.2], [side * 7.0, -0.2], [side * (body.shoulder_half - 3.5), -1.2]]
             ),
-            0.35,
+            0.2,
             0.7,
         )
         for side in (-1, 1)
@@ -103,7 +103,7 @@ def neck(view: View, figure: Figure, light: Light, lattice: np.ndarray) -> Sprit
     xs, ys = view.grid(layer.box)
     ratio = np.clip(xs / np.float32(half + 1.0), -1.2, 1.2)
     muscles = [
-        (np.array([[side * (half - 0.5), chin + 1.5], [side * 1.2, -1.0]]), 0.25, 0.9)
+        (np.array([[side * (half - 0.5), chin + 1.5], [side * 1.2, -1.0]]), 0.12, 0.9)
         for side in (-1, 1)
     ]
     relief = height_field(view, layer.box, muscles)
@@ -151,14 +151,16 @@ def _hand_outline(bones: ArmBones) -> tuple[np.ndarray, list, float]:
     w = bones.wrist_half
     length = bones.hand_length
     if bones.mode == "down":
+        # Fingertips at different lengths, the middle finger longest.
         shape = [
             (0, -w),
             (0.3, -(w + 0.7)),
             (0.55, -(w + 0.5)),
-            (0.82, -(w - 0.3)),
-            (0.97, -0.8),
-            (1.0, 0.3),
-            (0.9, w - 0.2),
+            (0.84, -(w - 0.4)),
+            (0.93, -(w - 1.3)),
+            (1.0, -0.5),
+            (0.98, 0.6),
+            (0.9, w - 0.5),
             (0.6, w + 0.6),
             (0.3, w + 0.9),
             (0, w),
@@ -228,7 +230,7 @@ def hand(view: View, figure: Figure, bones: ArmBones, light: Light) -> Sprite | 
     rgb = skin_colour(figure.person.skin, light, nx * np.float32(0.7), ny * np.float32(0.7))
     if fingers:
         gaps = strokes(view, fingers, 0.18).within(layer.box)
-        rgb *= (1.0 - 0.22 * gaps)[..., None]
+        rgb *= (1.0 - 0.32 * gaps)[..., None]
     alpha = layer.alpha
     if bones.mode == "pocket":
         # Inside the pocket below its opening: only the back of the hand above it shows.

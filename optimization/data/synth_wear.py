@@ -135,7 +135,8 @@ def wear_torso(
     front = _lookup(atlas.front, map_x, map_y, cv2.BORDER_CONSTANT)
     back = _lookup(atlas.back, map_x, map_y, cv2.BORDER_CONSTANT)
     relief = _lookup(relief, map_x, map_y, cv2.BORDER_CONSTANT)
-    front *= _lift(figure, xs, ys, view.scale)
+    if not drape.tucked:
+        front *= _lift(figure, xs, ys, view.scale)
 
     body = figure.body
     ratio = np.clip((xs - figure.centre(ys)) / figure.half(ys), -1.25, 1.25)
@@ -182,7 +183,7 @@ def wear_sleeve(
     arm = figure.arms[index]
     flat_top = float(np.hypot(*(piece.seam_outer - piece.seam_inner))) / 2
     flat_cuff = float(np.hypot(*(piece.cuff_outer - piece.cuff_inner))) / 2
-    top_half = max(arm.upper_half + 0.5, flat_top * _FLAT_TO_TUBE)
+    top_half = max(arm.upper_half + 0.4, flat_top * _FLAT_TO_TUBE * 0.9)
     end = min(piece.length * arm.length / _CANONICAL_ARM, arm.length + 1.5)
     cuff_half = max(float(arm.half_width(np.array(end))) + 0.35, flat_cuff * _FLAT_TO_TUBE)
     field = figure.arm_field(view, arm, top_half + 2.5)
