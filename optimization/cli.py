@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -353,9 +354,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def start_child_processes_from_a_server() -> None:
+    """Make every child process of this one start from a fresh server process, not as a fork of it.
+
+    By the time anything here starts a process, this one runs threads: torch's, and numba's TBB
+    pool once an export has been verified through the app's kernel. A fork copies them in whatever
+    state they are in, and numba's TBB layer says so ("Attempted to fork from a non-main thread")
+    for every fork from a thread other than the one that started it. OpenVINO's model converter
+    does that hundreds of times per export: its usage telemetry starts a process per event from a
+    thread of its own. DataLoader workers would be forked the same way. "forkserver" forks them
+    from a single-threaded server instead (Linux and macOS; Windows only spawns).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("forkserver", force=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    start_child_processes_from_a_server()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s: %(message)s",
