@@ -35,6 +35,9 @@ WEAVES = (
 )
 PATTERNS = ("solid", "stripes", "checks", "plaid", "dots", "floral")
 PRINT_KINDS = ("none", "text", "photo", "graphic", "badge")
+# A garment lies flat at about 1.3 times the width it shows on a body seen from the front (half its
+# circumference against the body's width): widths are sampled as seen and stored flat.
+FLAT_WIDTH = 1.3
 
 _WEAVES_OF = {
     "tee": (("jersey", "heather", "rib"), (0.6, 0.3, 0.1)),
@@ -241,7 +244,7 @@ def _cut(rng: np.random.Generator, kind: str, avoid_sleeve: str | None) -> Cut:
         chest_half=chest,
         waist_half=chest - u(0.5, 2.8) + loose * 0.3,
         hem_half=chest + u(-1.5, 1.5),
-        hem_y=u(42, 52),
+        hem_y=u(46, 58),
         hem_curve=u(0.0, 1.2),
         armpit_y=u(14.0, 17.0) + loose * 0.6,
         sleeve=sleeve,
@@ -276,7 +279,7 @@ def _cut(rng: np.random.Generator, kind: str, avoid_sleeve: str | None) -> Cut:
             collar=u(5.0, 7.5),
             neck_depth=u(2.0, 9.0),
             hem_curve=u(3.0, 7.0),
-            hem_y=u(48, 58),
+            hem_y=u(52, 64),
             pocket="chest" if rng.random() < 0.35 else "none",
             neck_band=0.0,
         )
@@ -287,7 +290,7 @@ def _cut(rng: np.random.Generator, kind: str, avoid_sleeve: str | None) -> Cut:
             neck_depth=u(3.0, 6.0),
             pocket="kangaroo" if rng.random() < 0.75 else "none",
             drawstrings=bool(rng.random() < 0.8),
-            hem_y=u(44, 54),
+            hem_y=u(48, 58),
             hem_curve=0.0,
         )
     elif kind == "knit":
@@ -300,7 +303,7 @@ def _cut(rng: np.random.Generator, kind: str, avoid_sleeve: str | None) -> Cut:
     else:  # blouse
         cut.update(
             neck=pick(rng, ("v", "scoop", "crew", "boat")),
-            hem_y=u(42, 56),
+            hem_y=u(44, 60),
             hem_half=chest + u(0.5, 3.0),
             neck_band=u(0.5, 1.0),
             buttons=int(rng.integers(3, 6)) if rng.random() < 0.3 else 0,
@@ -334,6 +337,8 @@ def _cut(rng: np.random.Generator, kind: str, avoid_sleeve: str | None) -> Cut:
         )
     if kind != "sleeveless" and rng.random() < 0.12:
         cut["hem_y"] = u(30, 40)  # a cropped top
+    for key in ("neck_half", "shoulder_half", "strap_half", "chest_half", "waist_half", "hem_half"):
+        cut[key] *= FLAT_WIDTH
     return Cut(**cut)
 
 

@@ -18,6 +18,7 @@ from optimization.data.synth_canvas import HEAD, Layer, Sprite, View, polygons, 
 from optimization.data.synth_figure import Figure
 from optimization.data.synth_folds import slopes
 from optimization.data.synth_light import Light
+from optimization.data.synth_noise import fbm
 from optimization.data.synth_skin import skin_colour
 
 _OUTLINE = [
@@ -121,7 +122,6 @@ def head(view: View, figure: Figure, light: Light, noise: np.ndarray) -> Sprite:
     sx, sy = slopes(relief, view.scale)
     nx = np.clip(hx * np.float32(0.92), -0.95, 0.95) + sx
     ny = np.clip(hy * np.float32(0.45) - np.float32(0.08), -0.9, 0.9) + sy
-    from optimization.data.synth_noise import fbm
 
     mottle = fbm(noise, xs, ys, 2.5, 3, 1.0 / view.scale)
     rgb = skin_colour(skin, light, np.clip(nx, -0.98, 0.98), np.clip(ny, -0.98, 0.98), mottle)

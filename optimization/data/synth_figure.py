@@ -23,7 +23,8 @@ from optimization.data.synth_person import BodyShape, Person
 # the torso half-width there.
 MAP_LEVELS = ("neck_side", "shoulder", "armpit", "waist", "hip", "crotch", "mid_thigh", "knee")
 CANONICAL_Y = np.array([-4.5, 1.0, 13.0, 31.0, 49.0, 56.0, 70.0, 87.0])
-CANONICAL_HALF = np.array([6.8, 18.2, 16.0, 13.6, 18.0, 18.2, 17.2, 15.0])
+# Flat widths (`synth_apparel.FLAT_WIDTH` times what the body shows from the front).
+CANONICAL_HALF = np.array([6.8, 18.2, 16.0, 13.6, 18.0, 18.2, 17.2, 15.0]) * 1.3
 
 
 @dataclass(frozen=True, eq=False)

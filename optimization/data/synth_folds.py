@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from optimization.data.synth_apparel import Cut
+from optimization.data.synth_apparel import FLAT_WIDTH, Cut
 from optimization.data.synth_canvas import Box, View, blur
 from optimization.data.synth_noise import fbm, lattice
 from optimization.data.synth_person import Pose
@@ -61,7 +61,7 @@ def _curve(rng: np.random.Generator, start, end, bend: float) -> list:
 def sample_drape(rng: np.random.Generator, cut: Cut, pose: Pose, bust: float) -> Drape:
     """How `cut` hangs on a body in `pose` (folds in garment and arm coordinates)."""
     u = rng.uniform
-    looseness = max(cut.chest_half - 16.6, 0.0) / 4.0
+    looseness = max(cut.chest_half / FLAT_WIDTH - 16.6, 0.0) / 4.0
     folds = []
     hem = cut.hem_y
     # Drape folds from the chest to the hem; more and deeper on loose garments.

@@ -18,7 +18,7 @@ from optimization.data.synth_apparel import Cut
 from optimization.data.synth_canvas import smooth_curve
 
 NECK_SIDE_Y = -4.0  # the garment's side neck point (the body's is at -4.5)
-_SHOULDER_SLOPE = 0.42
+_SHOULDER_SLOPE = 0.32  # in flat widths (see synth_apparel.FLAT_WIDTH)
 _SHOULDER_TIP_Y = 1.6
 
 
@@ -246,18 +246,18 @@ def build_pattern(cut: Cut) -> Pattern:
         buttons = tuple((0.0, float(y)) for y in ys)
     pocket = None
     if cut.pocket == "chest":
-        pocket = np.array([[4.5, 9.0], [10.5, 9.0], [10.5, 15.5], [7.5, 16.5], [4.5, 15.5]])
+        pocket = np.array([[6.0, 9.0], [13.5, 9.0], [13.5, 15.5], [9.7, 16.5], [6.0, 15.5]])
     elif cut.pocket == "kangaroo":
         bottom = cut.hem_y - cut.hem_band - 0.5
         top = bottom - 17.0
         pocket = np.array(
             [
-                [-7.5, top],
-                [7.5, top],
-                [12.5, top + 9.0],
-                [12.0, bottom],
-                [-12.0, bottom],
-                [-12.5, top + 9.0],
+                [-9.5, top],
+                [9.5, top],
+                [16.0, top + 9.0],
+                [15.5, bottom],
+                [-15.5, bottom],
+                [-16.0, top + 9.0],
             ]
         )
     drawstrings: tuple = ()

@@ -27,7 +27,7 @@ POSES = (
     "arms_crossed",
     "hip_and_pocket",
 )
-POSE_WEIGHTS = (0.3, 0.1, 0.13, 0.14, 0.05, 0.2, 0.08)
+POSE_WEIGHTS = (0.4, 0.07, 0.1, 0.14, 0.05, 0.17, 0.07)
 LOWER_KINDS = ("jeans", "trousers", "skirt", "leggings")
 LOWER_WEIGHTS = (0.45, 0.25, 0.2, 0.1)
 SHOES = ("sneakers", "boots", "heels", "flats")

@@ -15,7 +15,7 @@ import numpy as np
 
 from optimization.data.synth_apparel import GarmentSpec
 from optimization.data.synth_atlas import Atlas
-from optimization.data.synth_canvas import Layer, View, blur, polygons
+from optimization.data.synth_canvas import View, blur, polygons
 from optimization.data.synth_folds import crumples, height_field, sample_flat_folds, slopes
 from optimization.data.synth_light import Light, diffuse
 from optimization.data.synth_pattern import Pattern
@@ -114,6 +114,3 @@ def photograph_product(
     edge = np.where(silhouette >= 0.5, 255, 0).astype(np.uint8)
     return ProductPhoto(np.clip(scene, 0, 255), edge, view)
 
-
-def silhouette_layer(view: View, pattern: Pattern) -> Layer:
-    return polygons(view, pattern.silhouette())

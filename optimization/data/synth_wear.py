@@ -187,7 +187,7 @@ def wear_sleeve(
     end = min(piece.length * arm.length / _CANONICAL_ARM, arm.length + 1.5)
     cuff_half = max(float(arm.half_width(np.array(end))) + 0.35, flat_cuff * _FLAT_TO_TUBE)
     field = figure.arm_field(view, arm, top_half + 2.5)
-    cap = arm.upper_half * 0.65
+    cap = arm.upper_half * 0.58
     start = -cap
     t = np.clip((field.u - np.float32(start)) / np.float32(end - start), 0, 1)
     half = np.float32(top_half) + np.float32(cuff_half - top_half) * t
@@ -213,7 +213,7 @@ def wear_sleeve(
     roundness = np.clip(field.across / half, -1, 1)
     dome = np.clip(-field.u / np.float32(cap), 0, 1)  # the sleeve cap faces up over the shoulder
     nx = roundness * field.inner_x * np.float32(0.9) + gx
-    ny = roundness * field.inner_y * np.float32(0.9) - dome * np.float32(0.6) + gy
+    ny = roundness * field.inner_y * np.float32(0.9) - dome * np.float32(0.3) + gy
     rgb = _shade(garment, light, albedo, nx, ny)
     # A glimpse of the sleeve's inside at its hem, on the under side.
     hem = np.clip((field.u - np.float32(end - 0.9)) / 0.9, 0, 1) * np.clip(s * 2 - 1, 0, 1)
