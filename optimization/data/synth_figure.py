@@ -162,7 +162,7 @@ class Figure:
     def torso_outline(self) -> np.ndarray:
         """Closed world outline of the bare torso, neck base to below the hips."""
         b = self.body
-        ys = np.linspace(self.body.level("armpit"), b.level("crotch") + 4, 14)
+        ys = np.linspace(self.body.level("armpit"), b.level("crotch") - 3, 14)
         right = np.stack([self.centre(ys) + self.half(ys), ys], axis=1)
         cx = float(self.centre(np.array(0.0)))
         shoulder_y = b.level("shoulder")

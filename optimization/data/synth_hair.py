@@ -85,7 +85,7 @@ def _cap_outline(frame: HeadFrame, hair) -> tuple[np.ndarray, np.ndarray]:
     outer = outer + [(-x, y) for x, y in outer[::-1]]
     part = hair.parting * 0.35
     fringe = hair.fringe and hair.style not in ("short",)
-    top = -0.22 if fringe else -0.56
+    top = -0.32 if fringe else -0.56
     hairline = [
         (0.84, side_drop + 0.1),
         (0.84, 0.02),

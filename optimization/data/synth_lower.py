@@ -104,7 +104,11 @@ def _outline(figure: Figure) -> tuple[np.ndarray, list]:
         )
         pieces.append((outer, inner))
     (left_outer, left_inner), (right_outer, right_inner) = pieces
-    crotch = np.array([[0.0, body.level("crotch")]])
+    crotch_y = body.level("crotch")
+    crotch = np.array([[float(figure.centre(np.array(crotch_y))), crotch_y]])
+    # The inseams start at the crotch: the legs' inner edges above it are inside the garment.
+    right_inner = right_inner[right_inner[:, 1] > crotch_y + 0.5]
+    left_inner = left_inner[left_inner[:, 1] > crotch_y + 0.5]
     outline = np.concatenate(
         [
             right_hip,

@@ -113,4 +113,3 @@ def photograph_product(
     scene += (lit - scene) * silhouette[..., None]
     edge = np.where(silhouette >= 0.5, 255, 0).astype(np.uint8)
     return ProductPhoto(np.clip(scene, 0, 255), edge, view)
-

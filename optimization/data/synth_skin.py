@@ -151,21 +151,21 @@ def _hand_outline(bones: ArmBones) -> tuple[np.ndarray, list, float]:
     w = bones.wrist_half
     length = bones.hand_length
     if bones.mode == "down":
-        # Fingertips at different lengths, the middle finger longest.
+        # Fingers a little curled: narrower than the palm, tips at different lengths.
         shape = [
             (0, -w),
             (0.3, -(w + 0.7)),
-            (0.55, -(w + 0.5)),
-            (0.84, -(w - 0.4)),
-            (0.93, -(w - 1.3)),
+            (0.55, -(w + 0.45)),
+            (0.8, -(w - 0.5)),
+            (0.93, -(w - 1.4)),
             (1.0, -0.5),
-            (0.98, 0.6),
-            (0.9, w - 0.5),
-            (0.6, w + 0.6),
-            (0.3, w + 0.9),
+            (0.98, 0.5),
+            (0.88, w - 0.9),
+            (0.6, w + 0.3),
+            (0.3, w + 0.8),
             (0, w),
         ]
-        visible = 0.92
+        visible = 0.82
     elif bones.mode == "hip":
         shape = [
             (0, -w),
@@ -228,9 +228,13 @@ def hand(view: View, figure: Figure, bones: ArmBones, light: Light) -> Sprite | 
     nx = np.clip(across, -1, 1) * np.float32(0.7 * inner[0]) + np.float32(0.25 * along[0]) * ahead
     ny = np.clip(across, -1, 1) * np.float32(0.7 * inner[1]) + np.float32(0.25 * along[1]) * ahead
     rgb = skin_colour(figure.person.skin, light, nx * np.float32(0.7), ny * np.float32(0.7))
+    # Hands are a little ruddier than arms; knuckles and the gaps between fingers are darker.
+    rgb *= np.array([1.0, 0.96, 0.95], np.float32)
+    knuckles = np.exp(-(((ahead - 0.55) / 0.08) ** 2)).astype(np.float32)
+    rgb *= (1.0 - 0.1 * knuckles)[..., None]
     if fingers:
         gaps = strokes(view, fingers, 0.18).within(layer.box)
-        rgb *= (1.0 - 0.32 * gaps)[..., None]
+        rgb *= (1.0 - 0.35 * gaps)[..., None]
     alpha = layer.alpha
     if bones.mode == "pocket":
         # Inside the pocket below its opening: only the back of the hand above it shows.

@@ -95,7 +95,7 @@ def _lift(figure: Figure, xs: np.ndarray, ys: np.ndarray, scale: float) -> np.nd
     for arm in figure.arms:
         if arm.mode != "pocket":
             continue
-        reach = arm.wrist_half + 4.5
+        reach = arm.wrist_half + 3.0
         x0, y0 = arm.wrist
         curve = y0 - 3.0 + ((xs - np.float32(x0)) / np.float32(reach)) ** 2 * np.float32(9.0)
         keep *= np.clip((curve - ys) * np.float32(scale) + 0.5, 0, 1)
@@ -184,6 +184,12 @@ def wear_sleeve(
     flat_top = float(np.hypot(*(piece.seam_outer - piece.seam_inner))) / 2
     flat_cuff = float(np.hypot(*(piece.cuff_outer - piece.cuff_inner))) / 2
     top_half = max(arm.upper_half + 0.4, flat_top * _FLAT_TO_TUBE * 0.9)
+    # A shoulder seam beyond the body's shoulder (a dropped shoulder) widens the sleeve's top so
+    # the sleeve hangs from the seam instead of leaving the panel's corner standing out.
+    corner = garment.pattern.shoulder_points[index]
+    corner_x, _ = figure.from_canonical(corner[:1], corner[1:], garment.drape.wrap)
+    seam_reach = abs(float(corner_x[0]) - float(arm.joint[0])) + 0.8
+    top_half = max(top_half, min(seam_reach, arm.upper_half + 3.5))
     end = min(piece.length * arm.length / _CANONICAL_ARM, arm.length + 1.5)
     cuff_half = max(float(arm.half_width(np.array(end))) + 0.35, flat_cuff * _FLAT_TO_TUBE)
     field = figure.arm_field(view, arm, top_half + 2.5)
