@@ -189,10 +189,10 @@ def _sleeve(rng: np.random.Generator, length_class: str, loose: float) -> Sleeve
     if length_class == "none":
         return None
     if length_class == "short":
-        return Sleeve(u(13, 23), u(7.2, 9.0) + loose, u(5.6, 7.6) + loose, u(38, 58), 0.0)
+        return Sleeve(u(13, 23), u(7.2, 9.0) + loose, u(5.6, 7.6) + loose, u(28, 48), 0.0)
     if length_class == "elbow":
-        return Sleeve(u(30, 44), u(7.0, 8.6) + loose, u(4.8, 6.4) + loose, u(22, 36), 0.0)
-    return Sleeve(u(55, 62), u(6.6, 8.2) + loose, u(3.6, 4.8) + 0.5 * loose, u(8, 24), 0.0)
+        return Sleeve(u(30, 44), u(7.0, 8.6) + loose, u(4.8, 6.4) + loose, u(16, 30), 0.0)
+    return Sleeve(u(55, 62), u(6.6, 8.2) + loose, u(3.6, 4.8) + 0.5 * loose, u(6, 18), 0.0)
 
 
 def _sleeve_class(rng: np.random.Generator, kind: str, avoid: str | None) -> str:

@@ -153,8 +153,8 @@ def test_variety_and_sleeve_swaps_both_ways():
 
 
 def test_a_larger_render_downscaled_matches_the_small_one(pairs):
-    large = render_pair(SEED, 0, "realistic", size=(512, 384))
-    assert large["person"].shape == (512, 384, 3) and large["edge"].shape == (512, 384)
+    large = render_pair(SEED, 0, "realistic", size=(384, 288))
+    assert large["person"].shape == (384, 288, 3) and large["edge"].shape == (384, 288)
     small = pairs[0]
     for key in ("gt_cloth_mask", "edge"):
         shrunk = cv2.resize(large[key], (192, 256), interpolation=cv2.INTER_AREA)
