@@ -69,6 +69,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         threads=args.threads,
         device=args.device,
         autocast_bf16=args.bf16,
+        init_from=args.init,
     )
     run = train(recipe, resume=args.resume, progress=not args.quiet)
     print(f"checkpoints: {run / 'warp_last.pth'} {run / 'gen_last.pth'}")
@@ -96,6 +97,18 @@ def _cmd_export(args: argparse.Namespace) -> None:
         float_graphs=tuple(args.float or ()),
     )
     print(f"artifact: {out}")
+
+
+def _cmd_upgrade(args: argparse.Namespace) -> None:
+    from optimization.upgrade import UpgradeError, upgrade_artifact
+    from tryon_app.core.errors import TryOnError
+
+    try:
+        changed = upgrade_artifact(args.model)
+    except (UpgradeError, TryOnError) as error:
+        raise CommandError(f"{args.model}: {error}") from None
+    what = f"the composition outputs added to {', '.join(changed)}" if changed else "up to date"
+    print(f"{args.model}: {what}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -243,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
         "ignored, with a warning, on CPUs without them, where it is many times slower)",
     )
     train.add_argument("--resume", action="store_true", help="continue from RUN/train_state.pth")
+    train.add_argument(
+        "--init",
+        default=None,
+        metavar="DIR",
+        help="start from the checkpoints DIR/warp.pth and DIR/gen.pth (e.g. models/teacher) "
+        "instead of fresh networks; their widths replace --width-factor",
+    )
     train.set_defaults(handler=_cmd_train)
 
     export = commands.add_parser(
@@ -323,6 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", default=None, help="also write the results here")
     evaluate.set_defaults(handler=_cmd_evaluate, usage=evaluate)
+
+    upgrade = commands.add_parser(
+        "upgrade",
+        help="bring an artifact exported by an earlier version up to date (no checkpoints needed)",
+        description="Adds what the app now uses to an artifact exported before it existed: the "
+        "render graph's rendered person and composition mask (p_rendered, m_composite), which "
+        "full-resolution try-ons need. The try-on is checked unchanged; metadata.json is "
+        "re-hashed.",
+    )
+    upgrade.add_argument("model", help="artifact folder")
+    upgrade.set_defaults(handler=_cmd_upgrade)
 
     report = commands.add_parser(
         "report",

@@ -100,7 +100,11 @@ class LevelGraph(nn.Module):
 
 
 class RenderGraph(nn.Module):
-    """(person, masked clothes, binary edge, final flow) -> warped clothes, warped edge, try-on."""
+    """(person, masked clothes, binary edge, final flow) -> `RENDER_OUTPUTS`.
+
+    Besides the try-on, the generator's two parts of it: the rendered person and the composition
+    mask, which the app scales up to compose a try-on at the photo's own resolution.
+    """
 
     def __init__(self, gen_model: ResUnetGenerator):
         super().__init__()
@@ -109,8 +113,17 @@ class RenderGraph(nn.Module):
     def forward(self, person, clothes, edge, flow):
         warped_cloth = warp(clothes, flow)
         warped_edge = warp(edge, flow, padding_mode="zeros")
-        p_tryon = render_tryon(self.gen_model, person, warped_cloth, warped_edge)["p_tryon"]
-        return warped_cloth, warped_edge, p_tryon
+        rendered = render_tryon(self.gen_model, person, warped_cloth, warped_edge)
+        return (
+            warped_cloth,
+            warped_edge,
+            rendered["p_tryon"],
+            rendered["p_rendered"],
+            rendered["m_composite"],
+        )
+
+
+RENDER_OUTPUTS = ["warped_cloth", "warped_edge", "p_tryon", "p_rendered", "m_composite"]
 
 
 class SplitTryOn(nn.Module):
@@ -169,15 +182,8 @@ class SplitTryOn(nn.Module):
             inputs = [correlation(warped, person_pyramid[index]), cloth_feature]
             inputs += [person_pyramid[index]] + ([last_flow] if last_flow is not None else [])
             last_flow = run(f"split/level_{level}.xml", graph, *inputs)
-        warped_cloth, warped_edge, p_tryon = run(
-            "split/render.xml", self.render, person, masked_clothes, edge, last_flow
-        )
-        return {
-            "warped_cloth": warped_cloth,
-            "warped_edge": warped_edge,
-            "p_tryon": p_tryon,
-            "last_flow": last_flow,
-        }
+        rendered = run("split/render.xml", self.render, person, masked_clothes, edge, last_flow)
+        return {**dict(zip(RENDER_OUTPUTS, rendered, strict=True)), "last_flow": last_flow}
 
 
 class FusedGraph(nn.Module):
@@ -196,7 +202,7 @@ class FusedGraph(nn.Module):
 
     def forward(self, person, clothes, edge):
         out = self.body(person, clothes, edge)
-        return out["p_tryon"], out["warped_cloth"], out["warped_edge"], out["last_flow"]
+        return tuple(out[name] for name in FUSED_OUTPUTS)
 
 
 class _TorchTryOn(nn.Module):
@@ -221,7 +227,7 @@ class GraphSpec:
 
 FUSED_PATH = "fused.xml"
 FUSED_INPUTS = ["person", "clothes", "edge"]
-FUSED_OUTPUTS = ["p_tryon", "warped_cloth", "warped_edge", "last_flow"]
+FUSED_OUTPUTS = ["p_tryon", "warped_cloth", "warped_edge", "last_flow", "p_rendered", "m_composite"]
 
 
 def sample_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -258,10 +264,7 @@ def graph_specs(split: SplitTryOn, fused: FusedGraph) -> list[GraphSpec]:
                 [f"cloth_{i}" for i in range(LEVELS)] + [f"person_{i}" for i in range(LEVELS)],
             )
         elif path == "split/render.xml":
-            names = (
-                ["person", "clothes", "edge", "flow"],
-                ["warped_cloth", "warped_edge", "p_tryon"],
-            )
+            names = (["person", "clothes", "edge", "flow"], RENDER_OUTPUTS)
         else:
             names = (graph.input_names, graph.output_names)
         specs.append(GraphSpec(path, graph, recorded[path][0], *names))

@@ -21,7 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths, tryon_forward
+from optimization.archs.pfafn import (
+    AFWM,
+    GenWidths,
+    ResUnetGenerator,
+    WarpWidths,
+    measure_gen_widths,
+    measure_warp_widths,
+    tryon_forward,
+)
 from optimization.checkpoints import read_checkpoint, save_checkpoint
 from optimization.metrics import mask_iou, ssim
 
@@ -45,6 +53,10 @@ class TrainRecipe:
     # bf16 autocast: about 1.5x faster on CPUs with AVX512-BF16 or AMX. The flow grids stay
     # float32: offsets are added to a float32 base grid and grid_sample runs in float32.
     autocast_bf16: bool = False
+    # Start from these checkpoints (a folder with warp.pth and gen.pth, e.g. models/teacher)
+    # instead of fresh networks: their widths replace `width_factor`. Fine-tuning a trained
+    # teacher on new data takes a fraction of training one from scratch.
+    init_from: str | None = None
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {
             "warp_l1": 1.0,
@@ -112,6 +124,14 @@ def build_student(width_factor: float) -> tuple[AFWM, ResUnetGenerator, WarpWidt
     return warp_model, ResUnetGenerator(gen_widths), warp_widths, gen_widths
 
 
+def _initial_networks(folder: Path) -> tuple[AFWM, ResUnetGenerator, WarpWidths, GenWidths]:
+    """The networks of `folder`/warp.pth and gen.pth, with their widths, to train further."""
+    from optimization.checkpoints import load_models
+
+    warp_model, gen_model = load_models(folder / "warp.pth", folder / "gen.pth")
+    return warp_model, gen_model, measure_warp_widths(warp_model), measure_gen_widths(gen_model)
+
+
 def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -> Path:
     """Train both networks; returns the run folder with `warp_last.pth` and `gen_last.pth`."""
     from tqdm import tqdm
@@ -139,7 +159,10 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
         drop_last=len(dataset) > recipe.batch_size,
     )
 
-    warp_model, gen_model, warp_widths, gen_widths = build_student(recipe.width_factor)
+    if recipe.init_from:
+        warp_model, gen_model, warp_widths, gen_widths = _initial_networks(Path(recipe.init_from))
+    else:
+        warp_model, gen_model, warp_widths, gen_widths = build_student(recipe.width_factor)
     warp_model.to(device), gen_model.to(device)
     parameters = list(warp_model.parameters()) + list(gen_model.parameters())
     optimizer = torch.optim.Adam(parameters, lr=recipe.lr, betas=(0.5, 0.999))

@@ -13,13 +13,15 @@ from pathlib import Path
 log = logging.getLogger("tryon")
 
 KERNEL_NOTICE_AFTER_S = 1.0
-"""A cached kernel loads in well under this; past it, the kernel is being compiled: say so."""
+"""A cached kernel usually loads well within this; past it, say what the wait is."""
 
 
 @contextlib.contextmanager
 def _notice_if_slow(seconds: float, message: str):
     """Print `message` on stderr if the block is still running after `seconds`."""
-    timer = threading.Timer(seconds, lambda: print(f"tryon: {message}", file=sys.stderr, flush=True))
+    timer = threading.Timer(
+        seconds, lambda: print(f"tryon: {message}", file=sys.stderr, flush=True)
+    )
     timer.daemon = True
     timer.start()
     try:
@@ -38,7 +40,8 @@ def _prepare_kernels() -> float:
 
     with _notice_if_slow(
         KERNEL_NOTICE_AFTER_S,
-        "compiling the correlation kernel for this CPU (once; about half a minute on 2 cores)...",
+        "preparing the correlation kernel (a first run compiles it for this CPU: about half a "
+        "minute on 2 cores)...",
     ):
         return kernels.warmup()
 
@@ -60,18 +63,66 @@ def _cmd_run(args: argparse.Namespace) -> None:
         {"result": args.out, "warped garment": args.warped},
         {"person photo": args.person, "garment photo": args.cloth, "garment mask": args.mask},
     )
+    if args.debug_dir:
+        _check_debug_dir(Path(args.debug_dir))
     person = load_image(args.person, what="person photo")
     cloth = load_image(args.cloth, what="garment photo")
     mask = load_mask(args.mask) if args.mask else None
     if args.layout != "fused":
         _prepare_kernels()
     engine = TryOnEngine(args.model, _runtime_options(args))
-    result = engine.try_on(person, cloth, mask, fit=args.fit)
+    result = engine.try_on(person, cloth, mask, framing=args.framing, resolution=args.resolution)
     save_image(args.out, result.image)
     if args.warped:
         save_image(args.warped, result.warped_cloth)
+    if args.debug_dir:
+        _write_debug_images(Path(args.debug_dir), person, result)
+    for note in result.notes:
+        print(f"tryon run: {note}", file=sys.stderr)
     stages = ", ".join(f"{name} {ms:.1f} ms" for name, ms in result.timings_ms.items())
     print(f"wrote {args.out} ({stages})")
+
+
+def _framing_argument(text: str):
+    """--framing: auto, letterbox, crop, or a box X,Y,W,H in pixels."""
+    from tryon_app.core.framing import FRAMINGS, Box
+
+    if text in FRAMINGS:
+        return text
+    try:
+        return Box.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error}; or one of {', '.join(FRAMINGS)}") from None
+
+
+def _check_debug_dir(folder: Path) -> None:
+    """Create the --debug-dir folder now, so that a bad one fails before any work."""
+    from tryon_app.core.errors import TryOnError
+    from tryon_app.core.images import check_writable
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TryOnError(f"{folder}: cannot create the debug folder ({error.strerror})") from None
+    check_writable(folder / "framing.png")
+
+
+def _write_debug_images(folder: Path, person, result) -> None:
+    """The framing box on the photo, the full-resolution warped garment, the changed region."""
+    import cv2
+
+    from tryon_app.core.images import save_image
+
+    box = result.framing.box
+    framed = person.copy()
+    thickness = max(2, round(max(person.shape[:2]) / 400))
+    cv2.rectangle(framed, (box.x, box.y), (box.right - 1, box.bottom - 1), (255, 40, 40), thickness)
+    save_image(folder / "framing.png", framed)
+    (folder / "framing.txt").write_text(f"{box}\n{result.framing.how}\n", encoding="utf-8")
+    save_image(folder / "model_result.png", result.canvas)
+    if result.composition is not None:
+        save_image(folder / "warped_garment.png", result.composition.warped_garment_image())
+        save_image(folder / "changed.png", result.composition.changed_mask())
 
 
 @contextlib.contextmanager
@@ -123,7 +174,11 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     if args.layout != "fused":
         _prepare_kernels()
     reports = benchmark_many(
-        [args.model, *args.compare], _runtime_options(args), runs=args.runs, warmup=args.warmup
+        [args.model, *args.compare],
+        _runtime_options(args),
+        runs=args.runs,
+        warmup=args.warmup,
+        photo_size=args.photo_size,
     )
     print("\n\n".join(format_report(report) for report in reports))
     if args.compare:
@@ -167,6 +222,19 @@ def _cmd_warmup(args: argparse.Namespace) -> None:
     seconds = _prepare_kernels()
     how = "compiled for this CPU" if kernels.compiled_in_this_process() else "loaded from the cache"
     print(f"correlation kernel ready in {seconds:.1f} s ({how}, {kernels.get_backend()} backend)")
+
+
+def _photo_size(text: str) -> tuple[int, int]:
+    """WxH (width first, as photos are described) -> (height, width)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 3024x4032, not {text!r}"
+        ) from None
+    if not (64 <= width <= 20000 and 64 <= height <= 20000):
+        raise argparse.ArgumentTypeError(f"{text}: each side must be 64 to 20000 pixels")
+    return height, width
 
 
 def _positive_int(text: str) -> int:
@@ -227,10 +295,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output image (.png or .jpg)")
     run.add_argument("--warped", default=None, help="also save the warped garment here")
     run.add_argument(
-        "--fit",
-        choices=("letterbox", "crop"),
-        default="letterbox",
-        help="how a non-3:4 photo meets the canvas",
+        "--framing",
+        type=_framing_argument,
+        default="auto",
+        metavar="auto|letterbox|crop|X,Y,W,H",
+        help="the part of the person photo the model sees: auto finds the person and frames "
+        "them as the model was trained (head near the top, down to mid-thigh; letterbox when "
+        "no person is found), letterbox the whole photo, crop its centred 3:4 part, or a box "
+        "in pixels (default auto)",
+    )
+    run.add_argument(
+        "--resolution",
+        choices=("full", "model"),
+        default="full",
+        help="full: the photo's own size, only the garment's region from the model; model: the "
+        "model's 192x256 result scaled up (default full)",
+    )
+    run.add_argument(
+        "--debug-dir",
+        default=None,
+        help="also write the framing box, the full-resolution warped garment and the changed "
+        "region here",
     )
     _add_runtime_arguments(run)
     run.set_defaults(handler=_cmd_run)
@@ -268,6 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--warmup", type=int, default=3, help="untimed runs first, and before each turn (default 3)"
     )
     bench.add_argument("--json", default=None, help="also write the report as JSON here")
+    bench.add_argument(
+        "--photo-size",
+        type=_photo_size,
+        default=None,
+        metavar="WxH",
+        help="time whole try-ons of a synthetic person photo this large (e.g. 3024x4032, a "
+        "12-megapixel phone photo): framing and full-resolution composition become stages of "
+        "their own, and the report adds the peak memory",
+    )
     bench.add_argument(
         "--compare",
         action="append",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from tryon_app.core.artifact import load_artifact
+from tryon_app.core.framing import Box
 from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
 
 
@@ -39,15 +42,25 @@ def time_pipelines(
     Several pipelines take turns: `warmup` untimed calls, then up to `TURN` timed ones.
     """
     inputs = sample_model_inputs()
-    samples: list[dict[str, list[float]]] = [{} for _ in pipelines]
-    turn = TURN if len(pipelines) > 1 else runs
+    return time_calls([lambda p=p: p.run(*inputs).timings_ms for p in pipelines], runs, warmup)
+
+
+def time_calls(
+    calls: list[Callable[[], dict[str, float]]], runs: int = 30, warmup: int = 3
+) -> list[dict[str, dict[str, float]]]:
+    """`time_pipelines` for any calls that return their per-stage milliseconds.
+
+    "total" is each call's own wall time, whatever the call reports under that name.
+    """
+    samples: list[dict[str, list[float]]] = [{} for _ in calls]
+    turn = TURN if len(calls) > 1 else runs
     for done in range(0, runs, turn):
-        for pipeline, collected in zip(pipelines, samples, strict=True):
+        for call, collected in zip(calls, samples, strict=True):
             for _ in range(warmup):
-                pipeline.run(*inputs)
+                call()
             for _ in range(min(turn, runs - done)):
                 start = time.perf_counter()
-                timings = pipeline.run(*inputs).timings_ms
+                timings = call()
                 timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
                 for stage, ms in timings.items():
                     collected.setdefault(stage, []).append(ms)
@@ -88,9 +101,15 @@ def benchmark_many(
     *,
     runs: int = 30,
     warmup: int = 3,
+    photo_size: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """`tryon bench` reports of several artifacts measured side by side (in turns, see TURN)."""
-    from tryon_app.core.engine import default_model_dir
+    """`tryon bench` reports of several artifacts measured side by side (in turns, see TURN).
+
+    With `photo_size` (height, width), whole try-ons of a person photo of that size are timed
+    (`sample_person_photo`, a garment photo half as large): framing and composition are stages
+    of their own beside the model's, and the report adds the process's peak memory.
+    """
+    from tryon_app.core.engine import TryOnEngine, default_model_dir
 
     options = options or RuntimeOptions()
     artifacts, pipelines, load_seconds = [], [], []
@@ -100,10 +119,21 @@ def benchmark_many(
         pipelines.append(TryOnPipeline(artifact, options))
         load_seconds.append(time.perf_counter() - start)
         artifacts.append(artifact)
+    if photo_size is None:
+        timed = time_pipelines(pipelines, runs, warmup)
+    else:
+        person, garment = sample_photos(photo_size)
+        engines = [TryOnEngine.from_pipeline(pipeline) for pipeline in pipelines]
+        timed = time_calls(
+            [lambda e=e: e.try_on(person, garment).timings_ms for e in engines], runs, warmup
+        )
     reports = []
     for artifact, pipeline, seconds, stages in zip(
-        artifacts, pipelines, load_seconds, time_pipelines(pipelines, runs, warmup), strict=True
+        artifacts, pipelines, load_seconds, timed, strict=True
     ):
+        extra = {}
+        if photo_size is not None:
+            extra = {"photo_size": list(photo_size), "peak_memory_mb": round(peak_memory_mb())}
         reports.append(
             {
                 "model": str(artifact.root),
@@ -121,9 +151,94 @@ def benchmark_many(
                     "cpu": platform.processor() or platform.machine(),
                     "system": platform.system(),
                 },
+                **extra,
             }
         )
     return reports
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far, in megabytes (0 where it is not known)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if platform.system() != "Darwin" else peak / 2**20
+
+
+def sample_person_photo(height: int, width: int, box: Box, seed: int = 0) -> np.ndarray:
+    """A figure on a plain wall, framed as VITON frames a person inside `box` (crown near its
+    top, shoulders about 60% of its width), the body going on to the feet below it.
+
+    Deterministic per seed. For timings and framing tests: the proportions are
+    `tryon_app.core.framing`'s (from our synthetic VITON-framed scenes).
+    """
+    rng = np.random.default_rng(seed)
+    photo = np.empty((height, width, 3), dtype=np.uint8)
+    photo[:] = (232, 228, 222)
+    unit = box.h / 256.0
+    centre = box.x + box.w / 2
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return round(centre + x * unit), round(box.y + y * unit)
+
+    skin = tuple(int(v) for v in rng.integers(90, 230, 3))
+    shirt = tuple(int(v) for v in rng.integers(20, 200, 3))
+    crown, neck = 9, 9 + 0.21 * 256
+    axes = (round(17 * unit), round((neck - crown) / 2 * unit))
+    cv2.ellipse(photo, at(0, (crown + neck) / 2 - 4), axes, 0, 0, 360, skin, -1)
+    cv2.rectangle(photo, at(-7, neck - 10), at(7, neck + 8), skin, -1)
+    shoulder = 0.60 * 192 / 2
+    torso = [at(-shoulder, neck + 6), at(shoulder, neck + 6), at(40, 200), at(-40, 200)]
+    cv2.fillPoly(photo, [np.array(torso)], shirt)
+    for side in (-1, 1):
+        arm = [
+            at(side * shoulder, neck + 6),
+            at(side * (shoulder - 16), neck + 6),
+            at(side * 52, 215),
+            at(side * 64, 215),
+        ]
+        cv2.fillPoly(photo, [np.array(arm)], shirt)
+        cv2.rectangle(photo, at(side * 64, 215), at(side * 52, 245), skin, -1)
+    legs = [at(-40, 200), at(40, 200), at(34, 560), at(-34, 560)]
+    cv2.fillPoly(photo, [np.array(legs)], (40, 50, 90))
+    # Sensor-like noise, a band at a time: a phone photo's float copy would be 300 MB.
+    for top in range(0, height, 256):
+        band = photo[top : top + 256]
+        noise = rng.normal(0, 2.0, band.shape).astype(np.float32)
+        band[:] = np.clip(band + noise, 0, 255).astype(np.uint8)
+    return photo
+
+
+def sample_photos(photo_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A person photo of `photo_size` (height, width), full body, and a garment photo half as
+    large: a striped T-shirt on white."""
+    height, width = photo_size
+    box_h = round(0.55 * height)
+    box = Box(round(width / 2 - 0.375 * box_h), round(0.04 * height), round(0.75 * box_h), box_h)
+    person = sample_person_photo(height, width, box)
+    garment_h, garment_w = max(256, height // 2), max(192, width // 2)
+    garment = np.full((garment_h, garment_w, 3), 255, dtype=np.uint8)
+    ys, xs = np.mgrid[0:garment_h, 0:garment_w]
+    stripes = np.where((ys // max(2, garment_h // 60)) % 2 == 0, 40, 200).astype(np.uint8)
+    shape = np.zeros((garment_h, garment_w), dtype=np.uint8)
+    u, v = garment_w / 100, garment_h / 100
+    outline = [
+        (30, 10),
+        (70, 10),
+        (95, 30),
+        (82, 42),
+        (72, 35),
+        (72, 92),
+        (28, 92),
+        (28, 35),
+        (18, 42),
+        (5, 30),
+    ]
+    cv2.fillPoly(shape, [np.array([(round(x * u), round(y * v)) for x, y in outline])], 255)
+    garment[shape > 0] = np.stack([stripes, stripes // 2 + 60, 255 - stripes], axis=2)[shape > 0]
+    return person, garment
 
 
 def format_comparison(reports: list[dict[str, Any]]) -> str:
@@ -150,4 +265,12 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(
         f"try-ons per second: {report['tryons_per_second']:.2f} (load {report['load_seconds']:.2f} s)"
     )
+    if "photo_size" in report:
+        height, width = report["photo_size"]
+        stages = report["stages_ms"]
+        added = sum(stages[name]["p50"] for name in ("framing", "composition") if name in stages)
+        lines.append(
+            f"{width}x{height} photos: framing + composition {added:.1f} ms (p50), "
+            f"peak memory {report['peak_memory_mb']} MB"
+        )
     return "\n".join(lines)

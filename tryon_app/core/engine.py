@@ -1,25 +1,35 @@
-"""Photo-level try-on: any person photo and garment photo in, a picture in the photo's framing out.
+"""Photo-level try-on: any person photo and garment photo in, a try-on at the photo's size out.
 
-Wraps the model-space `TryOnPipeline` with what a user's pictures need: fitting to the model's
-3:4 canvas and back, the garment mask (given, or computed), and conversion to and from the
-official [-1, 1] tensors.
+Wraps the model-space `TryOnPipeline` with what a user's pictures need: the framing box the model
+sees (`framing`), the garment mask (given, or computed), conversion to and from the official
+[-1, 1] tensors, and the composition of the result into the photo at its own resolution
+(`compose`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tryon_app.core.artifact import Artifact, find_artifacts, load_artifact
+from tryon_app.core.compose import (
+    Composition,
+    GarmentSource,
+    changed_region,
+    compose,
+    paste_canvas,
+)
 from tryon_app.core.errors import ArtifactError, InputImageError
+from tryon_app.core.framing import Box, Framing, choose_framing, cut_to_canvas
 from tryon_app.core.images import (
+    _edge_colour,
     binarize_mask,
     fit_to_canvas,
     from_model_output,
-    restore_framing,
     to_model_input,
 )
 from tryon_app.core.masks import garment_mask
@@ -27,6 +37,12 @@ from tryon_app.core.paths import bundled_models_dir, model_search_dirs
 from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
 
 DEFAULT_MODEL_NAME = "default"
+RESOLUTIONS = ("full", "model")
+"""full: composed into the photo at its own size; model: the 192x256 result scaled into it."""
+OLD_ARTIFACT_NOTE = (
+    "this model predates full-resolution composition (`optimize upgrade DIR` adds it): "
+    "the result is the model's 192x256 output scaled up"
+)
 
 
 @dataclass(frozen=True)
@@ -34,12 +50,16 @@ class TryOnResult:
     """One try-on.
 
     Attributes:
-        image: uint8 RGB result in the person photo's own size and framing.
+        image: uint8 RGB result at the person photo's own size.
         canvas: uint8 RGB 256x192 result as the model produced it.
-        person_canvas: the person photo fitted to the model canvas (before/after comparisons).
+        person_canvas: the part of the person photo the model saw, on its canvas.
         warped_cloth: uint8 RGB 256x192 garment after warping.
         garment_mask: uint8 256x192 {0, 255} mask that was used.
-        timings_ms: per-stage wall times of the model.
+        timings_ms: per-stage wall times: the model's stages, then "framing" and "composition".
+        framing: the box the model saw and how it was chosen.
+        composition: the full-resolution composition (its changed region and the garment
+            warped at full resolution, for inspection); None at model resolution.
+        notes: one-line remarks for the user (a framing that fell back, an old model).
     """
 
     image: np.ndarray
@@ -48,6 +68,9 @@ class TryOnResult:
     warped_cloth: np.ndarray
     garment_mask: np.ndarray
     timings_ms: dict[str, float]
+    framing: Framing
+    composition: Composition | None = None
+    notes: tuple[str, ...] = ()
 
 
 def default_model_dir() -> Path:
@@ -69,17 +92,29 @@ def prepare_garment(
     A given mask is fitted with the photo and binarised at 128 as the official code does; without
     one the mask is computed from the fitted photo.
     """
-    canvas, _ = fit_to_canvas(cloth_rgb, mode="letterbox")
+    canvas, mask_canvas, _ = _garment_on_canvas(cloth_rgb, mask)
+    return canvas, mask_canvas
+
+
+def _garment_on_canvas(
+    cloth_rgb: np.ndarray, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, GarmentSource]:
+    """`prepare_garment`'s canvas and mask, and the garment at full size for composition."""
+    canvas, framing = fit_to_canvas(cloth_rgb, mode="letterbox")
+    full_mask = None
     if mask is None:
-        return canvas, garment_mask(canvas)
-    if mask.shape[:2] != cloth_rgb.shape[:2]:
-        raise InputImageError(
-            f"mask is {mask.shape[1]}x{mask.shape[0]} but the garment photo is "
-            f"{cloth_rgb.shape[1]}x{cloth_rgb.shape[0]}"
-        )
-    mask_rgb = np.repeat(mask[..., None], 3, axis=2)
-    fitted_mask, _ = fit_to_canvas(mask_rgb, mode="letterbox", pad_value=0)
-    return canvas, (binarize_mask(fitted_mask[..., 0]) * 255).astype(np.uint8)
+        mask_canvas = garment_mask(canvas)
+    else:
+        if mask.shape[:2] != cloth_rgb.shape[:2]:
+            raise InputImageError(
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but the garment photo is "
+                f"{cloth_rgb.shape[1]}x{cloth_rgb.shape[0]}"
+            )
+        mask_rgb = np.repeat(mask[..., None], 3, axis=2)
+        fitted_mask, _ = fit_to_canvas(mask_rgb, mode="letterbox", pad_value=0)
+        mask_canvas = (binarize_mask(fitted_mask[..., 0]) * 255).astype(np.uint8)
+        full_mask = (binarize_mask(mask) * 255).astype(np.uint8)
+    return canvas, mask_canvas, GarmentSource(cloth_rgb, mask_canvas, framing.canvas_box, full_mask)
 
 
 class TryOnEngine:
@@ -97,16 +132,40 @@ class TryOnEngine:
         self.pipeline = TryOnPipeline(self.artifact, options)
         self._model_lock = threading.Lock()
 
+    @classmethod
+    def from_pipeline(cls, pipeline: TryOnPipeline) -> TryOnEngine:
+        """An engine around a pipeline already compiled (benchmarks time several side by side)."""
+        engine = cls.__new__(cls)
+        engine.artifact, engine.pipeline = pipeline.artifact, pipeline
+        engine._model_lock = threading.Lock()
+        return engine
+
     def try_on(
         self,
         person_rgb: np.ndarray,
         cloth_rgb: np.ndarray,
         mask: np.ndarray | None = None,
         *,
-        fit: str = "letterbox",
+        framing: str | Box = "auto",
+        resolution: str = "full",
     ) -> TryOnResult:
-        person_canvas, framing = fit_to_canvas(person_rgb, mode=fit)
-        cloth_canvas, cloth_mask = prepare_garment(cloth_rgb, mask)
+        """Try `cloth_rgb` on `person_rgb`.
+
+        Args:
+            person_rgb, cloth_rgb: uint8 (H, W, 3) photos of any size.
+            mask: the garment's mask at the garment photo's size (computed when None).
+            framing: "auto", "letterbox", "crop" or a `Box` (see `framing.choose_framing`).
+            resolution: "full" (the photo's own size, only the changed region from the model)
+                or "model" (the model's result scaled into the framing box).
+        """
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {resolution!r}")
+        clock = time.perf_counter
+        start = clock()
+        chosen = choose_framing(person_rgb, framing)
+        person_canvas = cut_to_canvas(person_rgb, chosen.box, _pad_colour(person_rgb, chosen.box))
+        framing_ms = (clock() - start) * 1e3
+        cloth_canvas, cloth_mask, garment = _garment_on_canvas(cloth_rgb, mask)
         model_inputs = (
             to_model_input(person_canvas),
             to_model_input(cloth_canvas),
@@ -116,11 +175,50 @@ class TryOnEngine:
             # The output holds copies, so no later try-on can change it once the lock is free.
             output = self.pipeline.run(*model_inputs)
         canvas = from_model_output(output.p_tryon)
+        notes = (chosen.note,) if chosen.note else ()
+        start = clock()
+        composition = None
+        if resolution == "model":
+            image = paste_canvas(person_rgb, chosen.box, canvas)
+        elif output.p_rendered is None or output.m_composite is None:
+            image = paste_canvas(person_rgb, chosen.box, canvas)
+            notes += (OLD_ARTIFACT_NOTE,)
+        else:
+            weights = changed_region(
+                person_canvas, output.p_rendered, output.m_composite, output.warped_edge
+            )
+            composition = compose(
+                person_rgb,
+                chosen.box,
+                weights,
+                output.p_rendered,
+                output.m_composite,
+                output.warped_edge,
+                output.last_flow,
+                garment,
+            )
+            image = composition.image
+        timings = {
+            **output.timings_ms,
+            "framing": framing_ms,
+            "composition": (clock() - start) * 1e3,
+        }
         return TryOnResult(
-            image=restore_framing(canvas, framing),
+            image=image,
             canvas=canvas,
             person_canvas=person_canvas,
             warped_cloth=from_model_output(output.warped_cloth),
             garment_mask=cloth_mask,
-            timings_ms=output.timings_ms,
+            timings_ms=timings,
+            framing=chosen,
+            composition=composition,
+            notes=notes,
         )
+
+
+def _pad_colour(rgb: np.ndarray, box: Box) -> tuple[int, int, int]:
+    """The colour a box reaching outside the photo is padded with: the touched edges' colour."""
+    height, width = rgb.shape[:2]
+    pad_sides = box.x < 0 or box.right > width
+    pad_top_bottom = box.y < 0 or box.bottom > height
+    return _edge_colour(rgb, pad_sides=pad_sides, pad_top_bottom=pad_top_bottom)

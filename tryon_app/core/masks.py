@@ -245,15 +245,33 @@ def opencv_garment_mask(cloth_rgb: np.ndarray) -> np.ndarray:
     return _silhouette(rgb)
 
 
-def _silhouette(rgb: np.ndarray) -> np.ndarray:
+def distance_from_background(
+    rgb: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """How far each pixel is from a plain studio background fitted to the photo's border.
+
+    Args:
+        rgb: uint8 (H, W, 3) RGB.
+
+    Returns:
+        (lab, difference, distance, threshold): the photo in float Lab, its difference from the
+        background model (H, W, 3), the length of that difference (H, W), and the distance above
+        which a pixel is foreground (adaptive; see `_adaptive_threshold`).
+    """
     height, width = rgb.shape[:2]
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab).astype(np.float32)
-    # Kernel sizes were tuned at 192x256; scale them with the picture.
     unit = max(height, width) / 256.0
     background, noise = _background_model(lab, strip=max(1, round(2 * unit)))
     difference = lab - background
     distance = np.sqrt(np.einsum("hwc,hwc->hw", difference, difference))
-    threshold = _adaptive_threshold(distance, noise)
+    return lab, difference, distance, _adaptive_threshold(distance, noise)
+
+
+def _silhouette(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    # Kernel sizes were tuned at 192x256; scale them with the picture.
+    unit = max(height, width) / 256.0
+    lab, difference, distance, threshold = distance_from_background(rgb)
 
     mask = np.where(distance > threshold, 255, 0).astype(np.uint8)
     # Fill enclosed holes (prints, logos, the inside of a collar) on the raw threshold, before any

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("f32", "bf16", "f16")
 STAGES = ("encoders", "correlation", "flow", "generator")
+COMPOSITION_OUTPUTS = ("p_rendered", "m_composite")
+"""Render-graph outputs that full-resolution composition needs; older artifacts lack them."""
 INPUT_SHAPES = {
     "person": (1, 3, INPUT_HEIGHT, INPUT_WIDTH),
     "clothes": (1, 3, INPUT_HEIGHT, INPUT_WIDTH),
@@ -64,13 +66,19 @@ class RuntimeOptions:
 
 @dataclass(frozen=True)
 class TryOnOutput:
-    """Model-space results of one try-on, plus per-stage wall times in milliseconds."""
+    """Model-space results of one try-on, plus per-stage wall times in milliseconds.
+
+    `p_rendered` (the generator's person, [-1, 1]) and `m_composite` (its composition mask,
+    [0, 1]) are None for artifacts exported before the render graph returned them.
+    """
 
     p_tryon: np.ndarray
     warped_cloth: np.ndarray
     warped_edge: np.ndarray
     last_flow: np.ndarray
     timings_ms: dict[str, float]
+    p_rendered: np.ndarray | None = None
+    m_composite: np.ndarray | None = None
 
 
 _core = None
@@ -235,6 +243,12 @@ class TryOnPipeline:
         twin._connect_inputs()
         return twin
 
+    @property
+    def has_composition_outputs(self) -> bool:
+        """Whether the model returns what full-resolution composition needs (COMPOSITION_OUTPUTS)."""
+        graph = self._render if self.layout == "split" else self._fused
+        return set(COMPOSITION_OUTPUTS).issubset(graph.output_names)
+
     def optimal_requests(self) -> int:
         """How many try-ons the device wants in flight at once (1 in latency mode)."""
         graph = self._features if self.layout == "split" else self._fused
@@ -359,10 +373,12 @@ def _output(
     out: dict[str, np.ndarray], out_flow: np.ndarray, timings: dict[str, float]
 ) -> TryOnOutput:
     # Copies: the request buffers are overwritten by the next call.
+    optional = {name: np.array(out[name]) if name in out else None for name in COMPOSITION_OUTPUTS}
     return TryOnOutput(
         p_tryon=np.array(out["p_tryon"]),
         warped_cloth=np.array(out["warped_cloth"]),
         warped_edge=np.array(out["warped_edge"]),
         last_flow=np.array(out_flow),
         timings_ms=timings,
+        **optional,
     )

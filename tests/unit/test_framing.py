@@ -1,0 +1,163 @@
+"""Framing boxes: parsing, the letterbox and crop boxes, the cut to the canvas, auto-framing."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon_app.core.errors import InputImageError
+from tryon_app.core.framing import (
+    CANVAS_SIZE,
+    Box,
+    choose_framing,
+    crop_box,
+    cut_to_canvas,
+    letterbox_box,
+    snapped,
+    whole_factor,
+)
+
+WALL = (232, 228, 222)
+
+
+def draw_person(height: int, width: int, box: Box, seed: int = 0) -> np.ndarray:
+    """A figure on a plain wall, framed like VITON inside `box`: crown near the box's top,
+    shoulders about 60% of its width, the body continuing to the feet below it.
+
+    Proportions are those of `tryon_app.core.framing` (`_CROWN_MARGIN`, `_HEAD_SHARE`,
+    `_SHOULDER_SHARE`), from our synthetic VITON-framed scenes.
+    """
+    rng = np.random.default_rng(seed)
+    photo = np.empty((height, width, 3), dtype=np.uint8)
+    photo[:] = WALL
+    unit = box.h / 256.0
+    cx = box.x + box.w / 2
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return round(cx + x * unit), round(box.y + y * unit)
+
+    skin = tuple(int(v) for v in rng.integers(90, 230, 3))
+    shirt = tuple(int(v) for v in rng.integers(20, 200, 3))
+    trousers = (40, 50, 90)
+    crown, neck = 9, 9 + 0.21 * 256
+    head_w, head_h = 17 * unit, (neck - crown) / 2 * unit
+    cv2.ellipse(
+        photo, at(0, (crown + neck) / 2 - 4), (round(head_w), round(head_h)), 0, 0, 360, skin, -1
+    )
+    cv2.rectangle(photo, at(-7, neck - 10), at(7, neck + 8), skin, -1)
+    shoulders = 0.60 * 192 / 2
+    torso = np.array([at(-shoulders, neck + 6), at(shoulders, neck + 6), at(40, 200), at(-40, 200)])
+    cv2.fillPoly(photo, [torso], shirt)
+    for side in (-1, 1):
+        arm = np.array(
+            [
+                at(side * shoulders, neck + 6),
+                at(side * (shoulders - 16), neck + 6),
+                at(side * 52, 215),
+                at(side * 64, 215),
+            ]
+        )
+        cv2.fillPoly(photo, [arm], shirt)
+        cv2.rectangle(photo, at(side * 64, 215), at(side * 52, 245), skin, -1)
+    legs = np.array([at(-40, 200), at(40, 200), at(34, 560), at(-34, 560)])
+    cv2.fillPoly(photo, [legs], trousers)
+    noise = rng.normal(0, 2.0, photo.shape)
+    return np.clip(photo + noise, 0, 255).astype(np.uint8)
+
+
+def test_box_parses_prints_and_measures_overlap():
+    box = Box.parse(" -10, 20,300 ,400")
+    assert box == Box(-10, 20, 300, 400)
+    assert str(box) == "-10,20,300,400"
+    assert box.iou(box) == 1.0
+    assert Box(0, 0, 10, 10).iou(Box(5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert Box(0, 0, 10, 10).iou(Box(20, 20, 5, 5)) == 0.0
+    for bad in ("1,2,3", "a,b,c,d", "1,2,-3,4"):
+        with pytest.raises(ValueError):
+            Box.parse(bad)
+    with pytest.raises(ValueError):
+        Box(0, 0, 0, 10)
+
+
+@pytest.mark.parametrize("height, width", [(256, 192), (400, 800), (1000, 300), (97, 61)])
+def test_letterbox_holds_the_photo_and_crop_fits_inside(height, width):
+    outer, inner = letterbox_box(height, width), crop_box(height, width)
+    for box in (outer, inner):
+        assert box.w / box.h == pytest.approx(0.75, abs=2 / box.h)
+    assert outer.x <= 0 and outer.y <= 0 and outer.right >= width and outer.bottom >= height
+    assert inner.inside(height, width)
+    assert max(inner.w / width, inner.h / height) == pytest.approx(1.0, abs=0.02)
+
+
+def test_cut_maps_box_edges_to_canvas_edges_and_pads_outside():
+    photo = np.zeros((400, 300, 3), dtype=np.uint8)
+    photo[100:140, 60:90] = 255  # one canvas pixel is 10x10 photo pixels below
+    box = Box(20, 60, 1920 // 10, 2560 // 10)
+    canvas = cut_to_canvas(photo, box, pad=(1, 2, 3))
+    assert canvas.shape == (*CANVAS_SIZE, 3)
+    # photo x 60..90 -> canvas (60 - 20) / 1 = 40..70 at 1 photo pixel per canvas pixel
+    assert canvas[40:80, 40:70].min() == 255 and canvas[39, 40:70].max() == 0
+    # Outside the photo: the pad colour.
+    outside = cut_to_canvas(photo, Box(-50, 0, 192, 256), pad=(7, 8, 9))
+    np.testing.assert_array_equal(outside[:, :50], np.broadcast_to([7, 8, 9], (256, 50, 3)))
+
+
+def test_snapping_keeps_the_box_and_the_fast_cut_matches_a_direct_one():
+    photo = np.full((2000, 1500, 3), 40, dtype=np.uint8)
+    cv2.circle(photo, (700, 900), 60, (250, 200, 150), -1)
+    box = snapped(Box(13, 21, 1437, 1917))
+    assert whole_factor(box) > 1
+    assert Box(13, 21, 1437, 1917).iou(box) > 0.99
+    fast = cut_to_canvas(photo, box, pad=(0, 0, 0)).astype(float)
+    region = photo[box.y : box.bottom, box.x : box.right]
+    direct = cv2.resize(region, (192, 256), interpolation=cv2.INTER_AREA).astype(float)
+    assert np.abs(fast - direct).mean() < 0.5  # the two area filters differ on edges only
+
+    def centre(canvas):
+        weight = canvas[..., 0] - 40
+        ys, xs = np.mgrid[0:256, 0:192]
+        return (xs * weight).sum() / weight.sum(), (ys * weight).sum() / weight.sum()
+
+    # Where the disc lands: photo centre (700.5, 900.5) through the box's edge-to-edge map.
+    expected = ((700.5 - box.x) * 192 / box.w - 0.5, (900.5 - box.y) * 256 / box.h - 0.5)
+    np.testing.assert_allclose(centre(fast), expected, atol=0.05)
+
+
+def test_a_given_box_must_touch_the_photo():
+    photo = np.zeros((100, 80, 3), dtype=np.uint8)
+    assert choose_framing(photo, Box(-10, -10, 30, 40)).how == "given"
+    with pytest.raises(InputImageError, match="outside"):
+        choose_framing(photo, Box(200, 0, 30, 40))
+
+
+@pytest.mark.parametrize(
+    "photo_size, box",
+    [
+        ((1600, 1200), Box(300, 100, 600, 800)),  # full body, centred
+        ((1080, 1920), Box(1100, 60, 540, 720)),  # landscape, off-centre
+        ((2000, 1000), Box(120, 300, 690, 920)),  # 1:2 portrait, to one side
+    ],
+)
+def test_auto_framing_finds_the_viton_box_of_a_full_body(photo_size, box):
+    photo = draw_person(*photo_size, box)
+    framing = choose_framing(photo, "auto")
+    assert framing.how == "auto" and framing.note is None
+    assert framing.box.iou(box) >= 0.8, framing.box
+
+
+def test_a_photo_already_framed_like_viton_is_taken_whole():
+    box = Box(0, 0, 192, 256)
+    photo = draw_person(256, 192, box)
+    assert choose_framing(photo, "auto").box == box
+
+
+def test_no_person_falls_back_to_letterbox_and_says_so():
+    rng = np.random.default_rng(0)
+    busy = rng.integers(0, 255, (300, 500, 3), dtype=np.uint8)
+    empty = np.full((300, 500, 3), 200, dtype=np.uint8)
+    for photo in (busy, empty):
+        framing = choose_framing(photo, "auto")
+        assert framing.how == "letterbox"
+        assert framing.box == snapped(letterbox_box(300, 500))
+        assert "no person" in framing.note

@@ -1,0 +1,343 @@
+"""Which part of a person photo the model sees: a 3:4 box, found automatically or given.
+
+PF-AFN was trained on VITON photos: 192x256 portraits with the head near the top edge and the body
+down to mid-thigh, filling the frame. A phone photo (full body, off-centre, landscape) has to be
+cut to that framing, not squeezed whole into the canvas, or the person fills a fraction of it and
+the garment lands badly.
+
+Every framing is a `Box` in photo pixels, possibly reaching outside the photo (that part is padded
+with the photo's edge colour): `letterbox` (the whole photo, padded to 3:4), `crop` (the largest
+centred 3:4 part), `auto` (found from the person's silhouette) or one the user gives.
+
+`auto` works on studio-like photos: the background is modelled from the photo's border (the same
+model the garment masks use), the person is the largest foreground region, and the box follows
+from two body measures that VITON's framing fixes: the head's height (crown to the narrowest row
+of the neck) and the shoulders' width. Without a plain background, or without a person, it falls
+back to letterbox and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tryon_app.core.errors import InputImageError
+
+CANVAS_SIZE = (256, 192)
+"""(height, width) of the model's canvas."""
+ASPECT = CANVAS_SIZE[1] / CANVAS_SIZE[0]
+"""Width over height of every framing box."""
+
+FRAMINGS = ("auto", "letterbox", "crop")
+
+# VITON's framing in shares of the box (measured on our synthetic scenes framed as VITON's):
+# the crown this far below the top edge, the neck this far below the crown, the shoulders (with the
+# upper arms) this wide.
+_CROWN_MARGIN = 0.035
+_HEAD_SHARE = 0.21
+_SHOULDER_SHARE = 0.60
+# A photo already framed like VITON is taken whole rather than resampled by a near-identical box.
+_WHOLE_PHOTO_IOU = 0.75
+# A box that leaves the photo by less than this share of its size is pushed back inside.
+_NUDGE_SHARE = 0.15
+_WORK_SIDE = 256
+_MIN_PERSON_SHARE = 0.02
+_MAX_PERSON_SHARE = 0.85
+
+
+@dataclass(frozen=True)
+class Box:
+    """A region of a photo: top-left corner (x, y) and size (w, h) in whole pixels.
+
+    It may reach outside the photo (negative x, or x + w beyond the width): that part is padding.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def __post_init__(self):
+        if self.w < 1 or self.h < 1:
+            raise ValueError(f"a box needs a positive size, got {self.w}x{self.h}")
+
+    @classmethod
+    def parse(cls, text: str) -> Box:
+        """From "X,Y,W,H" (pixels)."""
+        numbers = re.fullmatch(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*", text)
+        if numbers is None:
+            raise ValueError(f"expected X,Y,W,H in pixels, got {text!r}")
+        return cls(*(int(value) for value in numbers.groups()))
+
+    def __str__(self) -> str:
+        return f"{self.x},{self.y},{self.w},{self.h}"
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    def inside(self, height: int, width: int) -> bool:
+        return self.x >= 0 and self.y >= 0 and self.right <= width and self.bottom <= height
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union of the two areas."""
+        overlap_w = max(0, min(self.right, other.right) - max(self.x, other.x))
+        overlap_h = max(0, min(self.bottom, other.bottom) - max(self.y, other.y))
+        overlap = overlap_w * overlap_h
+        return overlap / (self.w * self.h + other.w * other.h - overlap)
+
+    def scaled(self, factor: float) -> Box:
+        """The same region in a photo `factor` times as large."""
+        return Box(
+            round(self.x * factor),
+            round(self.y * factor),
+            max(1, round(self.w * factor)),
+            max(1, round(self.h * factor)),
+        )
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The box a try-on used, how it was chosen, and a note for the user when it fell back."""
+
+    box: Box
+    how: str  # "auto", "letterbox", "crop" or "given"
+    note: str | None = None
+
+
+def box_3_4(centre_x: float, top: float, height: float) -> Box:
+    """The 3:4 box of `height` whose top edge is at `top`, centred on `centre_x`."""
+    height = max(1, round(height))
+    width = max(1, round(height * ASPECT))
+    return Box(round(centre_x - width / 2), round(top), width, height)
+
+
+def letterbox_box(height: int, width: int) -> Box:
+    """The smallest 3:4 box holding the whole photo, centred on it."""
+    box_h = max(height, width / ASPECT)
+    return box_3_4(width / 2, (height - box_h) / 2, box_h)
+
+
+def crop_box(height: int, width: int) -> Box:
+    """The largest 3:4 box inside the photo, centred on it."""
+    box_h = min(height, width / ASPECT)
+    box = box_3_4(width / 2, (height - box_h) / 2, box_h)
+    return _pushed_inside(box, height, width, share=1.0)
+
+
+def choose_framing(rgb: np.ndarray, framing: str | Box = "auto") -> Framing:
+    """The box for `framing`: "auto", "letterbox", "crop" or a given `Box`.
+
+    Raises:
+        InputImageError: a given box does not overlap the photo.
+    """
+    chosen = _chosen_framing(rgb, framing)
+    return Framing(snapped(chosen.box), chosen.how, chosen.note)
+
+
+def _chosen_framing(rgb: np.ndarray, framing: str | Box) -> Framing:
+    height, width = rgb.shape[:2]
+    if isinstance(framing, Box):
+        if framing.right <= 0 or framing.bottom <= 0 or framing.x >= width or framing.y >= height:
+            raise InputImageError(f"framing box {framing} lies outside the {width}x{height} photo")
+        return Framing(framing, "given")
+    if framing == "letterbox":
+        return Framing(letterbox_box(height, width), "letterbox")
+    if framing == "crop":
+        return Framing(crop_box(height, width), "crop")
+    if framing != "auto":
+        raise ValueError(f"framing must be one of {FRAMINGS} or a Box, not {framing!r}")
+    box = find_person_box(rgb)
+    if box is None:
+        note = "no person found on a plain background: the whole photo is used (letterbox)"
+        return Framing(letterbox_box(height, width), "letterbox", note)
+    return Framing(box, "auto")
+
+
+def find_person_box(rgb: np.ndarray) -> Box | None:
+    """VITON's framing of the person in `rgb`, or None when no person stands out.
+
+    Works on a copy at most `_WORK_SIDE` pixels long; the box is scaled back to the photo.
+    """
+    height, width = rgb.shape[:2]
+    # A whole shrink factor: area averaging by an integer factor is four times faster, and the
+    # few border pixels it drops do not move a person.
+    factor = max(1, -(-max(height, width) // _WORK_SIDE))
+    small = rgb
+    if factor > 1:
+        cut = rgb[: height - height % factor, : width - width % factor]
+        size = (cut.shape[1] // factor, cut.shape[0] // factor)
+        small = cv2.resize(cut, size, interpolation=cv2.INTER_AREA)
+    person = _person_silhouette(small)
+    if person is None:
+        return None
+    box = _box_from_silhouette(person)
+    if box is None:
+        return None
+    return _settled(box.scaled(factor) if factor > 1 else box, height, width)
+
+
+def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
+    """The largest foreground region (bool (H, W)), or None when there is none worth the name."""
+    from tryon_app.core.masks import distance_from_background
+
+    _, _, distance, threshold = distance_from_background(rgb)
+    mask = np.where(distance > threshold, 255, 0).astype(np.uint8)
+    border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+    if np.count_nonzero(border) > 0.5 * border.size:
+        return None  # no plain background to stand out from
+    unit = max(rgb.shape[:2]) / 256.0
+    size = max(3, 2 * round(1.5 * unit) + 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count < 2:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    share = stats[largest, cv2.CC_STAT_AREA] / mask.size
+    if not _MIN_PERSON_SHARE <= share <= _MAX_PERSON_SHARE:
+        return None
+    return labels == largest
+
+
+def _box_from_silhouette(person: np.ndarray) -> Box | None:
+    """VITON's framing from the silhouette's crown, neck and shoulders."""
+    rows = np.flatnonzero(person.any(axis=1))
+    top, bottom = int(rows[0]), int(rows[-1])
+    span = bottom - top + 1
+    if span < 8:
+        return None
+    columns = np.arange(person.shape[1])
+    occupied = person[top : bottom + 1]
+    left = np.where(occupied, columns, person.shape[1]).min(axis=1)
+    right = np.where(occupied, columns, -1).max(axis=1)
+    widths = np.maximum(right - left + 1, 0).astype(np.float32)
+    widths = np.convolve(widths, np.ones(3, dtype=np.float32) / 3, mode="same")
+
+    # The neck: past the head's widest row (where the profile first narrows), the narrowest row
+    # before the silhouette widens again beyond the head (the shoulders).
+    reach = max(4, round(0.5 * span))
+    running_max = np.maximum.accumulate(widths[:reach])
+    narrowing = np.flatnonzero(widths[:reach] < 0.85 * running_max)
+    neck = head_length = 0
+    if narrowing.size:
+        start = int(narrowing[0])
+        wider = np.flatnonzero(widths[start:reach] > 1.3 * running_max[start])
+        end = start + (int(wider[0]) if wider.size else reach - start)
+        neck = start + int(np.argmin(widths[start : max(end, start + 1)]))
+        head_length = neck
+    shoulder_rows = widths[neck : neck + max(2, round(0.6 * head_length))]
+    shoulders = float(shoulder_rows.max()) if head_length and shoulder_rows.size else 0.0
+    if head_length < 3 or shoulders < 2 * float(widths[neck]):
+        # No neck between head and shoulders (long hair, a hood, a back view): the torso's
+        # width alone sets the scale.
+        neck, head_length = 0, max(2, round(0.2 * span))
+        torso = float(np.percentile(widths[:reach], 90))
+        box_height = torso / _SHOULDER_SHARE / ASPECT
+    else:
+        height_from_head = head_length / _HEAD_SHARE
+        height_from_shoulders = shoulders / _SHOULDER_SHARE / ASPECT
+        box_height = float(np.sqrt(height_from_head * height_from_shoulders))
+    chest = slice(neck, min(span, neck + max(2, head_length)))
+    centre = float(np.median((left[chest] + right[chest]) / 2.0))
+    return box_3_4(centre, top - _CROWN_MARGIN * box_height, box_height)
+
+
+def _settled(box: Box, height: int, width: int) -> Box:
+    """`box` adjusted to the photo: no bigger than it, nudged inside, or the photo itself.
+
+    A box larger than the photo along an axis shrinks to fit (keeping 3:4 and its top); one
+    that leaves the photo by a little is pushed back in; a 3:4 photo that already has about
+    this framing is taken whole, since resampling it by a near-identical box only blurs it.
+    """
+    whole = Box(0, 0, width, height)
+    scale = min(1.0, height / box.h, width / box.w)
+    if scale < 1.0:
+        centre_x = box.x + box.w / 2
+        box = box_3_4(centre_x, box.y, box.h * scale)
+    box = _pushed_inside(box, height, width, share=_NUDGE_SHARE)
+    is_3_4 = abs(width / height - ASPECT) <= 0.02 * ASPECT
+    if is_3_4 and box.iou(whole) >= _WHOLE_PHOTO_IOU:
+        return whole
+    return box
+
+
+def _pushed_inside(box: Box, height: int, width: int, share: float) -> Box:
+    """Move `box` back inside the photo along each axis it leaves by at most `share` of its size
+    (and on one side only: a box larger than the photo stays where it is)."""
+
+    def settle(start: int, size: int, limit: int) -> int:  # along one axis
+        below, beyond = -start, start + size - limit
+        if size > limit:
+            return start
+        if 0 < below <= share * size:
+            return 0
+        if 0 < beyond <= share * size:
+            return limit - size
+        return start
+
+    return Box(settle(box.x, box.w, width), settle(box.y, box.h, height), box.w, box.h)
+
+
+def cut_to_canvas(
+    rgb: np.ndarray, box: Box, pad: tuple[int, int, int], size: tuple[int, int] = CANVAS_SIZE
+) -> np.ndarray:
+    """The part of `rgb` inside `box`, scaled to `size` (height, width); outside the photo, `pad`.
+
+    Pixel edges map to pixel edges: canvas pixel (i, j) covers photo x from
+    box.x + j * box.w / width to box.x + (j + 1) * box.w / width (likewise y), which is
+    OpenCV's resize convention and what `compose` assumes on the way back.
+    """
+    height, width = rgb.shape[:2]
+    x0, y0 = max(box.x, 0), max(box.y, 0)
+    x1, y1 = min(box.right, width), min(box.bottom, height)
+    region = rgb[y0:y1, x0:x1]
+    if not box.inside(height, width):
+        region = cv2.copyMakeBorder(
+            np.ascontiguousarray(region),
+            y0 - box.y,
+            box.bottom - y1,
+            x0 - box.x,
+            box.right - x1,
+            cv2.BORDER_CONSTANT,
+            value=tuple(int(c) for c in pad),
+        )
+    canvas_h, canvas_w = size
+    if region.shape[:2] == (canvas_h, canvas_w):
+        return np.array(region)
+    region = np.ascontiguousarray(region)
+    if box.h < canvas_h or box.w < canvas_w:
+        return cv2.resize(region, (canvas_w, canvas_h), interpolation=cv2.INTER_LINEAR)
+    factor = whole_factor(box, size)
+    if factor > 1:  # exact (see `snapped`): OpenCV's fast integer area path, then the rest
+        region = cv2.resize(
+            region, (box.w // factor, box.h // factor), interpolation=cv2.INTER_AREA
+        )
+    return cv2.resize(region, (canvas_w, canvas_h), interpolation=cv2.INTER_AREA)
+
+
+def whole_factor(box: Box, size: tuple[int, int] = CANVAS_SIZE) -> int:
+    """The whole factor a box shrinks by first on its way to the canvas (1: none)."""
+    factor = min(box.w // size[1], box.h // size[0])
+    return factor if factor > 1 and box.w % factor == 0 and box.h % factor == 0 else 1
+
+
+def snapped(box: Box, size: tuple[int, int] = CANVAS_SIZE) -> Box:
+    """`box` trimmed by less than a whole shrink factor so that its sides divide by it.
+
+    Area averaging a phone photo's box straight to the canvas takes OpenCV's general path (86 ms
+    at 12 megapixels here); by a whole factor first, its fast path (22 ms). Trimming a few pixels
+    off a box thousands wide moves its framing by less than a canvas pixel.
+    """
+    factor = min(box.w // size[1], box.h // size[0])
+    if factor < 2:
+        return box
+    return Box(box.x, box.y, box.w - box.w % factor, box.h - box.h % factor)
