@@ -33,8 +33,10 @@ def _size(text: str) -> tuple[int, int]:
 def _cmd_synth(args: argparse.Namespace) -> None:
     from optimization.data.synthetic import write_dataset
 
-    if args.style == "flat" and (args.size != (256, 192) or args.scene != "viton"):
-        raise CommandError("--style flat renders 256x192 VITON frames only (no --size or --scene)")
+    if args.style != "realistic" and (args.size != (256, 192) or args.scene != "viton"):
+        raise CommandError(
+            f"--style {args.style} renders 256x192 VITON frames only (no --size or --scene)"
+        )
     write_dataset(
         Path(args.out),
         n_pairs=args.n,
@@ -186,10 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument(
         "--style",
-        choices=("realistic", "flat"),
+        choices=("realistic", "flat", "mixed"),
         default="realistic",
         help="realistic: studio photos of people (default); flat: the original illustrated "
-        "mannequin, bit for bit",
+        "mannequin, bit for bit; mixed: every fourth pair flat, the others realistic (the "
+        "shipped model's training data)",
     )
     synth.add_argument(
         "--size",

@@ -67,7 +67,10 @@ EDGE_JPEG_QUALITY = 100  # realistic style: a silhouette that thresholds back ex
 MARKER_FILE = "synth.json"
 FOLDERS = ("test_img", "test_clothes", "test_edge", "gt", "gt_cloth_mask")
 EXTRA_FOLDERS = ("changed", "framing")  # realistic pairs of another scene or size
-STYLES = ("realistic", "flat")
+STYLES = ("realistic", "flat", "mixed")
+MIXED_FLAT_EVERY = 4
+"""The mixed style: every fourth pair (index % 4 == 3) flat, the others realistic. Training on
+both keeps a model that learns the photographic look from forgetting the illustrated one."""
 SCENES = ("viton", "full-body", "offset")
 VITON_SIZE = (HEIGHT, WIDTH)
 _OWN_ENTRIES = set(FOLDERS) | set(EXTRA_FOLDERS) | {"pairs.txt", MARKER_FILE}
@@ -120,6 +123,13 @@ def _dress(base: Canvas, body: Body, fields, skins, garment: Garment, drape: dic
     return canvas
 
 
+def pair_style(style: str, index: int) -> str:
+    """The style pair `index` is drawn in: `style` itself, or for "mixed" flat or realistic."""
+    if style != "mixed":
+        return style
+    return "flat" if index % MIXED_FLAT_EVERY == MIXED_FLAT_EVERY - 1 else "realistic"
+
+
 def _check_style(style: str, size: tuple[int, int], scene: str) -> tuple[int, int]:
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
@@ -132,8 +142,8 @@ def _check_style(style: str, size: tuple[int, int], scene: str) -> tuple[int, in
     ):
         raise ValueError(f"size must be (height, width) between 32 and 4096 pixels, got {size!r}")
     size = (int(size[0]), int(size[1]))
-    if style == "flat" and (size != VITON_SIZE or scene != "viton"):
-        raise ValueError("the flat style renders 256x192 VITON frames only (no size or scene)")
+    if style in ("flat", "mixed") and (size != VITON_SIZE or scene != "viton"):
+        raise ValueError(f"the {style} style renders 256x192 VITON frames only (no size or scene)")
     return size
 
 
@@ -170,6 +180,7 @@ def render_pair(
         (other scenes in their own aspect ratio) and adds `changed` (255 where person and ground
         truth differ) and `viton_box` (x, y, w, h of the VITON crop in pixel edges).
     """
+    style = pair_style(style, index)
     size = _check_style(style, size, scene)
     if style == "realistic":
         from optimization.data.synth_realistic import render_realistic
@@ -241,6 +252,7 @@ def pair_params(
     scene: str = "viton",
 ) -> dict:
     """The parameters `render_pair(seed, index, ...)` would render, without rendering (fast)."""
+    style = pair_style(style, index)
     size = _check_style(style, size, scene)
     if style == "realistic":
         from optimization.data.synth_realistic import describe_only
@@ -309,7 +321,7 @@ def _write_pair(
     """Render pair `index` and write its files; returns its pairs.txt line and its record."""
     pair = render_pair(seed, index, style, size, scene)
     names = pair_names(index, extras)
-    if style == "flat":
+    if pair_style(style, index) == "flat":
         for key, name in names.items():
             _encode(out / name, pair[key])
     else:
@@ -399,7 +411,7 @@ def write_dataset(
         "n_pairs": int(n_pairs),
         "size": [size[1], size[0]],
         "scene": scene,
-        "jpeg_quality": JPEG_QUALITY if style == "flat" else "per pair (70 to 95)",
+        "jpeg_quality": JPEG_QUALITY if style == "flat" else "per pair (70 to 95; flat: 90)",
     }
     (out / MARKER_FILE).write_text(
         json.dumps({**header, "complete": False}, indent=1) + "\n", encoding="utf-8"

@@ -426,3 +426,15 @@ def test_samples_pair_each_person_with_another_garment_and_keep_other_files(tmp_
     assert np.abs(decoded - pair["cloth"]).mean() < 3  # JPEG of the pair's requested garment
     with pytest.raises(ValueError, match="positive"):
         write_samples(tmp_path, 0, seed=5)
+
+
+def test_the_mixed_style_draws_every_fourth_pair_flat():
+    from optimization.data.synthetic import pair_style, render_pair
+
+    assert [pair_style("mixed", index) for index in range(8)] == ["realistic"] * 3 + ["flat"] + [
+        "realistic"
+    ] * 3 + ["flat"]
+    for index, style in ((3, "flat"), (4, "realistic")):
+        mixed, alone = render_pair(5, index, "mixed"), render_pair(5, index, style)
+        np.testing.assert_array_equal(mixed["person"], alone["person"])
+        np.testing.assert_array_equal(mixed["gt"], alone["gt"])
