@@ -1,7 +1,9 @@
-"""Image-quality metrics in torch: SSIM, PSNR, mask IoU (inputs in [-1, 1] unless stated)."""
+"""Image-quality metrics: SSIM, PSNR, mask IoU in torch (inputs in [-1, 1] unless stated), and
+the SSIM of two photos in numpy."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -53,3 +55,26 @@ def mask_iou(predicted: torch.Tensor, target: torch.Tensor, threshold: float = 0
     t = (target > threshold).flatten(1)
     union = (p | t).sum(dim=1).clamp_min(1)
     return (p & t).sum(dim=1) / union
+
+
+def photo_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of two uint8 photos (H, W, 3) over the whole image, as the VITON comparisons report it.
+
+    11x11 Gaussian window, sigma 1.5, borders reflected (the picture's edge counts like its
+    middle, unlike `ssim`'s valid convolution), mean over pixels and channels, on 0..255.
+    """
+    import cv2
+
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    )
+    return float(ssim_map.mean())

@@ -31,12 +31,13 @@ from tryon_app.core.framing import CANVAS_SIZE, Box
 # next to the garment to count as changed (a sleeve that became an arm); below it, the generator
 # only re-rendered what was there, and the photo is kept.
 DEPARTURE = 0.12
-# Feathering of the changed region's edge, in canvas pixels (Gaussian sigma).
-FEATHER = 1.0
+# Feathering of the changed region's edge, in canvas pixels (Gaussian sigma). The garment itself
+# is not feathered: at full resolution its own sharp mask decides (see `compose`).
+FEATHER = 0.7
 # The garment's neckline: rows above its topmost this many canvas pixels are never changed.
 HEAD_MARGIN = 2
 # Weights below this count as zero (the Gaussian tail), so the photo is kept exactly there.
-_ALPHA_FLOOR = 1.0 / 512
+_ALPHA_FLOOR = 0.02
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,8 @@ def changed_region(
     # hem below a shorter top. A departure elsewhere is the generator's re-rendering only.
     count, labels = cv2.connectedComponents(departed, connectivity=8)
     touching = np.unique(labels[(ring > 0) & (departed > 0)])
-    changed = np.isin(labels, touching[touching > 0]) | garment
-    changed = cv2.dilate(changed.astype(np.uint8) * 255, _disc(2))
-    changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _disc(2))
+    changed = (np.isin(labels, touching[touching > 0]) | garment).astype(np.uint8) * 255
+    changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _disc(1))
     neckline = int(np.flatnonzero(garment.sum(axis=1) >= 3)[0]) if garment.sum() >= 3 else 0
     changed[: max(0, neckline - HEAD_MARGIN)] = 0
     weights = cv2.GaussianBlur(changed.astype(np.float32) / 255.0, (0, 0), FEATHER)
@@ -189,6 +189,9 @@ def compose(
         cv2.remap(rgba, scaled(map_x), scaled(map_y), cv2.INTER_LINEAR)
     )
     mask = cv2.multiply(scaled(_to_uint8(inner * 255.0)), cloth_mask, scale=1.0 / 255.0)
+    # On the garment the try-on is whole: its sharp full-resolution outline, not the canvas's
+    # feathered one, is where the new garment meets the photo.
+    alpha = cv2.max(alpha, cloth_mask)
     photo_planes = cv2.split(photo[y0:y1, x0:x1])
     mixed = [
         _mix(_mix(cloth, rendered_plane, mask), photo_plane, alpha)
