@@ -12,8 +12,9 @@
 #   --assets DIR       folder bundled as assets/ (default: assets/, or $TRYON_ASSETS_DIR)
 #   --build-dir DIR    PyInstaller's work, the bundle and the .deb tree (default build/)
 #   --dist DIR         where the packages go (default dist/)
-#   --deb-compression  dpkg-deb compressor and level (default zstd:12; xz:6 is a fifth smaller and
-#                      ten times slower; gzip:6 suits dpkg older than 1.21.18)
+#   --deb-compression  the package's compressor and level: zstd, xz or gzip (default zstd:12;
+#                      xz:6 is a fifth smaller and ten times slower; gzip:6 suits dpkg older than
+#                      1.21.18 that its distribution did not patch, as Ubuntu's since 21.10)
 #   --no-tarball       only the .deb
 #
 # No AppImage: appimagetool is neither a Debian nor a PyPI package, and the PyPI tools that make
@@ -43,7 +44,7 @@ while [[ $# -gt 0 ]]; do
         --dist) DIST="$2"; shift 2 ;;
         --deb-compression) DEB_COMPRESSION="$2"; shift 2 ;;
         --no-tarball) TARBALL=0; shift ;;
-        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
@@ -56,7 +57,15 @@ DIST="$(realpath -m "$DIST")"
     || die "no shipped model: $MODELS/default/metadata.json is missing (export the default model there, or pass --models DIR)"
 [[ -d "$ASSETS" ]] || die "no assets folder at $ASSETS (pass --assets DIR)"
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found (apt install dpkg)"
-command -v objdump >/dev/null || die "objdump not found (apt install binutils)"
+for TOOL in objdump ar; do command -v $TOOL >/dev/null || die "$TOOL not found (apt install binutils)"; done
+LEVEL="${DEB_COMPRESSION##*:}"
+case "${DEB_COMPRESSION%%:*}" in
+    zstd) COMPRESS=(zstd -q -T0 "-$LEVEL") DATA=data.tar.zst FROM=zstd ;;
+    xz) COMPRESS=(xz -T0 "-$LEVEL") DATA=data.tar.xz FROM=xz-utils ;;
+    gzip) COMPRESS=(gzip -n "-$LEVEL") DATA=data.tar.gz FROM=gzip ;;
+    *) die "--deb-compression: zstd, xz or gzip, not ${DEB_COMPRESSION%%:*}" ;;
+esac
+command -v "${COMPRESS[0]}" >/dev/null || die "${COMPRESS[0]} not found (apt install $FROM)"
 
 cd "$REPO"
 if [[ -z "$PYTHON" ]]; then
@@ -119,19 +128,32 @@ install -m 644 installer/linux/openvino-tryon.desktop "$ROOT/usr/share/applicati
 install -m 644 assets/icons/openvino-tryon.png "$ROOT/usr/share/icons/hicolor/256x256/apps/"
 install -m 644 assets/icons/openvino-tryon.svg "$ROOT/usr/share/icons/hicolor/scalable/apps/"
 
-# The C library the bundled binaries were linked against (the build machine's, or newer), and the
-# system libraries PyInstaller leaves out: the GL/EGL drivers, and what the X11 and Wayland
-# platform plugins need (the bundle brings the rest).
-GLIBC="$( (find "$ROOT/opt" -type f \( -name '*.so*' -o -name tryon \) -exec objdump -T {} + 2>/dev/null || true) \
-    | { grep -o 'GLIBC_[0-9][0-9.]*' || true; } | sed 's/GLIBC_//' | sort -uV | tail -1)"
-DEPENDS="libc6 (>= ${GLIBC:-2.28}), libgl1, libegl1, libxcb1, libxcb-icccm4, libxcb-keysyms1,"
-DEPENDS+=" libxcb-cursor0, libwayland-client0, libwayland-cursor0, libwayland-egl1"
+install -m 755 installer/linux/prerm "$ROOT/DEBIAN/prerm"
+
+# What the bundled binaries need of the system's C and C++ runtime (tryon.spec leaves libstdc++,
+# libgcc_s and libexpat to the system): for each package, the oldest version that has every symbol
+# version they use, read from the package's symbols file as dpkg-shlibdeps would (GLIBC_2.34 ->
+# libc6 (>= 2.34), GLIBCXX_3.4.29 -> libstdc++6 (>= 11)). Then the system libraries PyInstaller
+# leaves out: the GL/EGL drivers, and what the X11 and Wayland platform plugins need.
+NEEDED="$(find "$ROOT/opt" -type f \( -name '*.so*' -o -name tryon \) -exec objdump -T {} + 2>/dev/null || true)"
+requirement() { # PACKAGE SYMBOL_VERSION_PREFIX
+    local node symbols minimum=""
+    node="$({ grep -oE "\b$2_[0-9][0-9.]*" <<<"$NEEDED" || true; } | sort -uV | tail -1)"
+    symbols="$(dpkg-query --control-path "$1:$ARCH" symbols 2>/dev/null || true)"
+    if [[ -n "$node" && -f "$symbols" ]]; then
+        minimum="$(awk -v node="$node@$node" '$1 == node { print $2; exit }' "$symbols")"
+    fi
+    echo "$1${minimum:+ (>= $minimum)}"
+}
+DEPENDS="$(requirement libc6 GLIBC), $(requirement libstdc++6 GLIBCXX), $(requirement libgcc-s1 GCC),"
+DEPENDS+=" libexpat1, libgl1, libegl1, libxcb1, libxcb-icccm4, libxcb-keysyms1, libxcb-cursor0,"
+DEPENDS+=" libwayland-client0, libwayland-cursor0, libwayland-egl1"
 cat > "$ROOT/DEBIAN/control" <<EOF
 Package: openvino-tryon
 Version: $VERSION
 Architecture: $ARCH
 Maintainer: openvino-tryon developers
-Installed-Size: $(du -sk "$ROOT" | cut -f1)
+Installed-Size: $(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
 Depends: $DEPENDS
 Section: graphics
 Priority: optional
@@ -141,8 +163,21 @@ Description: offline virtual try-on on the CPU
  offline. Installs the desktop app and the tryon command.
 EOF
 chmod -R u+rwX,go+rX,go-w "$ROOT"
-dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION%%:*}" -z"${DEB_COMPRESSION##*:}" --build "$ROOT" "$DEB_PATH" >/dev/null
-rm -rf "$ROOT"
+
+# The archive is put together here, not by dpkg-deb --build: that lists every folder of the tree,
+# /opt included, and dpkg would then take /opt for a folder of the package, try to delete it on
+# removal and warn that it is not empty. The package's files list everything but ./opt/.
+PACKING="$BUILD/deb/packing"
+rm -rf "$PACKING" "$DEB_PATH"
+mkdir -p "$PACKING"
+(cd "$ROOT" && find . -path ./DEBIAN -prune -o -path ./opt -o -print | LC_ALL=C sort) >"$PACKING/files"
+tar -C "$ROOT" --format=gnu --owner=0 --group=0 --numeric-owner --no-recursion -T "$PACKING/files" -cf - \
+    | "${COMPRESS[@]}" >"$PACKING/$DATA"
+tar -C "$ROOT/DEBIAN" --format=gnu --owner=0 --group=0 --numeric-owner -czf "$PACKING/control.tar.gz" .
+echo 2.0 >"$PACKING/debian-binary"
+(cd "$PACKING" && ar rc "$DEB_PATH" debian-binary control.tar.gz "$DATA")
+dpkg-deb --info "$DEB_PATH" >/dev/null || die "dpkg-deb cannot read $DEB_PATH"
+rm -rf "$ROOT" "$PACKING"
 
 du -sh "$BUNDLE" | sed 's/\t.*/  bundle (unpacked)/'
 ls -s --block-size=M "$DIST"/openvino-tryon*"$VERSION"* | sed 's/^ *//'

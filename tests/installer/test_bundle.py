@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,15 @@ HEAVY_PACKAGES = ("torch", "torchvision", "nncf", "torch_pruning", "onnx", "opti
 # What this bundle weighs is about 600 MB (llvmlite, OpenCV, OpenVINO and Qt make up most of it);
 # far more means something big slipped in.
 SIZE_LIMIT_MB = 700
+# The oldest systems README.md promises the package installs on: Ubuntu 22.04 (glibc 2.35, the
+# libstdc++ of GCC 12) and Debian 12 (glibc 2.36, GCC 12). The workflow builds on Ubuntu 22.04.
+OLDEST_SUPPORTED = {"libc6": "2.35", "libstdc++6": "12", "libgcc-s1": "12"}
+# Left to the system (tryon.spec): its GL drivers load them too, and need their own versions.
+SYSTEM_LIBRARIES = {
+    "libstdc++.so": "libstdc++6",
+    "libgcc_s.so": "libgcc-s1",
+    "libexpat.so": "libexpat1",
+}
 
 
 def _require_build_tools() -> None:
@@ -71,8 +82,11 @@ class Installed:
     """The .deb, unpacked with `dpkg -x` into `root`, and what the build left to check."""
 
     root: Path
+    deb: Path
     deb_fields: str  # Package, Version and Depends from the .deb's control file
     deb_mb: float
+    deb_files: frozenset[str]  # the paths the package installs, as its archive lists them
+    deb_scripts: frozenset[str]  # its maintainer scripts (prerm, postrm, ...)
     archived_modules: frozenset[str]  # the bundle's Python modules, as PyInstaller archived them
 
     @property
@@ -118,14 +132,26 @@ def installed(tmp_path_factory) -> Installed:
     toc = (build / "pyinstaller-work" / "tryon" / "PYZ-00.toc").read_text()
     installed = Installed(
         root=root,
+        deb=debs[0],
         deb_fields=fields,
         deb_mb=debs[0].stat().st_size / 1e6,
+        deb_files=_archive_members(["dpkg-deb", "--fsys-tarfile", str(debs[0])]),
+        deb_scripts=_archive_members(["dpkg-deb", "--ctrl-tarfile", str(debs[0])])
+        - {"./", "./control"},
         archived_modules=frozenset(re.findall(r"\('([\w.]+)',", toc)),
     )
-    # The bundle twice over and the package: about 1.5 GB that the checks below do not need.
+    # The bundle twice over: about 1.2 GB that the checks below do not need.
     shutil.rmtree(build)
-    shutil.rmtree(dist)
     return installed
+
+
+def _archive_members(command: list[str]) -> frozenset[str]:
+    """The paths in the tar archive `command` writes to its standard output; folders end in /."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as process:
+        with tarfile.open(fileobj=process.stdout, mode="r|") as archive:
+            names = frozenset(m.name + "/" if m.isdir() else m.name for m in archive)
+    assert process.returncode == 0, command
+    return names
 
 
 def _clean_environment(home: Path, **extra: str) -> dict[str, str]:
@@ -163,6 +189,63 @@ def test_the_package_installs_the_app_the_command_and_the_menu_entry(installed):
     size_mb = _megabytes(installed.app)
     print(f"bundle {size_mb:.0f} MB unpacked, .deb {installed.deb_mb:.0f} MB")
     assert size_mb < SIZE_LIMIT_MB
+
+
+def _required_versions(deb_fields: str) -> dict[str, str | None]:
+    """Depends as {package: the version it must at least have, or None}."""
+    depends = re.search(r"^Depends: (.*)$", deb_fields, re.MULTILINE)[1]
+    found = re.findall(r"([\w.+-]+)(?: \(>= ([^)]+)\))?", depends)
+    return {package: version or None for package, version in found}
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """ "2.35" -> (2, 35); "12.2.0-14" -> (12, 2, 0)."""
+    return tuple(int(part) for part in re.match(r"[\d.]+", text)[0].strip(".").split("."))
+
+
+def test_the_package_installs_on_the_oldest_supported_systems(installed):
+    required = _required_versions(installed.deb_fields)
+    for package, oldest in OLDEST_SUPPORTED.items():
+        assert package in required, installed.deb_fields
+        version = required[package]
+        assert version is None or _version(version) <= _version(oldest), (
+            f"the package needs {package} {version}, newer than the {oldest} of the oldest "
+            "supported systems: it was built on a newer system (the workflow builds on Ubuntu 22.04)"
+        )
+
+
+def test_the_bundle_leaves_the_c_and_cpp_runtime_to_the_system(installed):
+    required = _required_versions(installed.deb_fields)
+    for library, package in SYSTEM_LIBRARIES.items():
+        assert not list(installed.app.rglob(f"{library}*")), library
+        assert package in required, installed.deb_fields
+
+
+def test_the_package_owns_its_folder_in_opt_but_not_opt(installed):
+    assert f"./{INSTALL_DIR}/" in installed.deb_files
+    assert "./opt/" not in installed.deb_files
+    assert installed.deb_scripts == {"./prerm"}
+
+
+def test_removing_the_package_warns_of_nothing_and_leaves_nothing(installed, tmp_path):
+    """dpkg installs into a root of its own, the app leaves a cache beside its code, dpkg removes it."""
+    root = tmp_path / "root"
+    for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "opt/another-app"):
+        (root / folder).mkdir(parents=True)
+    (root / "var/lib/dpkg/status").touch()
+    # Scripts run outside the root, with DPKG_ROOT set; this root has none of the dependencies.
+    dpkg = ["dpkg", f"--root={root}", "--log=/dev/null", "--force-script-chrootless"]
+    dpkg += ["--force-depends"] + (["--force-not-root"] if os.geteuid() != 0 else [])
+    subprocess.run([*dpkg, "--install", str(installed.deb)], capture_output=True, check=True)
+    cache = root / INSTALL_DIR / "_internal" / "kernels" / "__pycache__"
+    cache.mkdir()
+    (cache / "correlation.cpython-311.pyc").write_bytes(b"written by the app, run as root")
+
+    removed = subprocess.run([*dpkg, "--remove", "openvino-tryon"], capture_output=True, text=True)
+    assert removed.returncode == 0, removed.stderr
+    assert "warning" not in (removed.stdout + removed.stderr).lower(), removed.stderr
+    assert not (root / INSTALL_DIR).exists()
+    assert (root / "opt" / "another-app").is_dir()
 
 
 def test_the_bundle_holds_no_torch_side_code(installed):
