@@ -3,6 +3,11 @@
 ; Per-user install without administrator rights (into %LOCALAPPDATA%\Programs), a Start-menu entry,
 ; an optional desktop icon, and an uninstaller listed under Settings > Apps.
 
+; ArchitecturesAllowed=x64compatible below is Inno Setup 6.3's; older compilers reject it.
+#if VER < EncodeVer(6,3,0)
+  #error Inno Setup 6.3 or newer is needed
+#endif
+
 #ifndef AppVersion
   #define AppVersion "0.1.0"
 #endif
