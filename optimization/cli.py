@@ -114,6 +114,11 @@ def _cmd_upgrade(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.real is not None:
+        _evaluate_real(args)
+        return
+    if args.data is None:
+        args.usage.error("--data is required (or --real DIR for real photos)")
     torch_mode = args.warp is not None or args.gen is not None
     if torch_mode == (args.model is not None):
         args.usage.error("give either --model DIR (an artifact) or --warp and --gen (checkpoints)")
@@ -148,6 +153,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(text, encoding="utf-8")
     print(text, end="")
+
+
+def _evaluate_real(args: argparse.Namespace) -> None:
+    from optimization.real_photos import evaluate_real
+
+    if args.warp is not None or args.gen is not None or args.data is not None:
+        args.usage.error("--real runs an artifact (--model, default the shipped one) on its own")
+    sheet = Path(args.sheet) if args.sheet else None
+    metrics = evaluate_real(args.model, args.real, sheet=sheet)
+    for pair in metrics["pairs"]:
+        verdict = "better" if pair["ssim"] > pair["unchanged_ssim"] else "WORSE"
+        print(
+            f"{pair['name']}: SSIM {pair['ssim']:.3f} (unchanged photo "
+            f"{pair['unchanged_ssim']:.3f}, {verdict}), PSNR {pair['psnr']:.2f} dB "
+            f"({pair['unchanged_psnr']:.2f})"
+        )
+    print(
+        f"mean: SSIM {metrics['ssim']:.3f} (unchanged photo {metrics['unchanged_ssim']:.3f}), "
+        f"PSNR {metrics['psnr']:.2f} dB ({metrics['unchanged_psnr']:.2f})"
+        + (f"; sheet {sheet}" if sheet else "")
+    )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -327,8 +356,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--gen", default=None, help="generator (IGM) checkpoint (torch mode)")
     evaluate.add_argument(
         "--data",
-        required=True,
+        default=None,
         help="VITON-layout folder (ground-truth metrics need gt/ and gt_cloth_mask/)",
+    )
+    evaluate.add_argument(
+        "--real",
+        default=None,
+        metavar="DIR",
+        help="real photos with reference try-ons instead (test_img/, test_clothes/, a pairs "
+        "file and official_results/<person>__<cloth>.jpg, as the VITON demo folder): each pair "
+        "as `tryon run` does it, SSIM and PSNR against the reference at 192x256, next to the "
+        "unchanged photo's",
+    )
+    evaluate.add_argument(
+        "--sheet", default=None, help="with --real: write a contact sheet PNG here"
     )
     evaluate.add_argument("--limit", type=int, default=None, help="first N pairs only")
     evaluate.add_argument(
