@@ -24,27 +24,34 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH
 from tryon_app.core.errors import InputImageError
 
-CANVAS_SIZE = (256, 192)
+CANVAS_SIZE = (INPUT_HEIGHT, INPUT_WIDTH)
 """(height, width) of the model's canvas."""
 ASPECT = CANVAS_SIZE[1] / CANVAS_SIZE[0]
 """Width over height of every framing box."""
 
 FRAMINGS = ("auto", "letterbox", "crop")
 
-# VITON's framing in shares of the box (measured on our synthetic scenes framed as VITON's):
-# the crown this far below the top edge, the neck this far below the crown, the shoulders (with the
-# upper arms) this wide.
-_CROWN_MARGIN = 0.035
-_HEAD_SHARE = 0.21
-_SHOULDER_SHARE = 0.60
+# VITON's framing in shares of the box, measured on our synthetic scenes (`optimize synth
+# --scene full-body`, which knows each scene's VITON box): the crown this far below the top edge,
+# the box this tall for a whole body (crown to soles), the neck this far below the crown, the
+# shoulders (with the upper arms) this wide.
+_CROWN_MARGIN = 0.005
+_STATURE_SHARE = 0.635
+_HEAD_SHARE = 0.244
+_SHOULDER_SHARE = 0.59
 # A photo already framed like VITON is taken whole rather than resampled by a near-identical box.
 _WHOLE_PHOTO_IOU = 0.75
 # A box that leaves the photo by less than this share of its size is pushed back inside.
 _NUDGE_SHARE = 0.15
 _WORK_SIDE = 256
-_MIN_PERSON_SHARE = 0.02
+_MIN_PERSON_SHARE = 0.005
+# Hysteresis: pixels this far (a share of the threshold) off the background join the person.
+_FAINT_SHARE = 0.5
+# The smoothing scale of the refined background model, a share of the photo's longer side.
+_BACKGROUND_SCALE = 0.04
 _MAX_PERSON_SHARE = 0.85
 
 
@@ -185,31 +192,88 @@ def find_person_box(rgb: np.ndarray) -> Box | None:
 
 
 def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
-    """The largest foreground region (bool (H, W)), or None when there is none worth the name."""
+    """The person: the largest foreground region (bool (H, W)), or None when none stands out.
+
+    Foreground is decided with hysteresis: pixels clearly off the background model, grown into
+    the fainter ones connected to them, so that a white shirt on a pale wall joins the person it
+    belongs to while the wall's own faint noise stays out. Rows along the bottom that are
+    foreground nearly across the whole photo are a floor, not a person, and are dropped.
+    """
     from tryon_app.core.masks import distance_from_background
 
-    _, _, distance, threshold = distance_from_background(rgb)
-    mask = np.where(distance > threshold, 255, 0).astype(np.uint8)
-    border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+    lab, _, distance, threshold = distance_from_background(rgb)
+    strong = distance > threshold
+    border = np.concatenate([strong[0], strong[-1], strong[:, 0], strong[:, -1]])
     if np.count_nonzero(border) > 0.5 * border.size:
         return None  # no plain background to stand out from
     unit = max(rgb.shape[:2]) / 256.0
     size = max(3, 2 * round(1.5 * unit) + 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    # The border's quadratic model misses a spotlight or a floor's shading: model the background
+    # again from every pixel left out of the foreground, smoothed at a large scale (normalised
+    # convolution), and measure the distance to that.
+    sigma = _BACKGROUND_SCALE * max(rgb.shape[:2])
+    for _ in range(3):  # each pass leaves out what the one before found
+        background = cv2.dilate(strong.astype(np.uint8), kernel, iterations=2) == 0
+        weight = cv2.GaussianBlur(background.astype(np.float32), (0, 0), sigma)
+        smooth = cv2.GaussianBlur(lab * background[..., None], (0, 0), sigma)
+        smooth /= np.maximum(weight, 1e-3)[..., None]
+        distance = np.linalg.norm(lab - smooth, axis=2)
+        noise = 1.4826 * float(np.median(distance[background])) if background.any() else 0.0
+        threshold = max(4.0 * noise, 3.0)
+        strong = distance > threshold
+    faint = cv2.morphologyEx(
+        np.where(distance > _FAINT_SHARE * threshold, 255, 0).astype(np.uint8),
+        cv2.MORPH_OPEN,
+        kernel,
+    )
+    count, labels = cv2.connectedComponents(faint, connectivity=8)
+    kept = np.unique(labels[strong & (faint > 0)])
+    mask = np.where(np.isin(labels, kept[kept > 0]), 255, 0).astype(np.uint8)
+    floor = mask.mean(axis=1) > 0.5 * 255
+    bottom_rows = len(floor) - int(np.argmin(floor[::-1])) if floor[-1] else len(floor)
+    mask[bottom_rows:] = 0
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count < 2:
         return None
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    share = stats[largest, cv2.CC_STAT_AREA] / mask.size
+    person = 1 + int(np.argmax([_person_likeness(stats[i], mask.shape) for i in range(1, count)]))
+    share = stats[person, cv2.CC_STAT_AREA] / mask.size
     if not _MIN_PERSON_SHARE <= share <= _MAX_PERSON_SHARE:
         return None
-    return labels == largest
+    return labels == person
 
 
-def _box_from_silhouette(person: np.ndarray) -> Box | None:
-    """VITON's framing from the silhouette's crown, neck and shoulders."""
+def _person_likeness(stats: np.ndarray, shape: tuple[int, int]) -> float:
+    """How much a foreground region looks like a standing person: its area, less for one that is
+    wider than tall or hangs from the top or a side of the photo (a vignette, a backdrop's edge)."""
+    x, y, w, h, area = (int(v) for v in stats[:5])
+    height, width = shape
+    score = float(area)
+    if w > h:
+        score *= (h / w) ** 2
+    if y == 0:
+        score *= 0.1 if w > h else 0.5
+    if x == 0 or x + w == width:
+        score *= 0.5
+    return score
+
+
+@dataclass(frozen=True)
+class _Silhouette:
+    """What framing reads off a person's silhouette, in its pixels."""
+
+    top: int  # the crown
+    span: int  # crown to the lowest foreground row
+    feet_visible: bool  # the silhouette ends above the photo's bottom edge
+    head_length: int  # crown to the neck's narrowest row (0: no neck found)
+    shoulders: float  # widest row within about half a head below the neck
+    centre: float  # horizontal centre of the chest
+
+
+def _measure(person: np.ndarray) -> _Silhouette | None:
+    """Crown, neck, shoulders and chest centre of a silhouette, or None when it is too small."""
     rows = np.flatnonzero(person.any(axis=1))
     top, bottom = int(rows[0]), int(rows[-1])
     span = bottom - top + 1
@@ -237,18 +301,36 @@ def _box_from_silhouette(person: np.ndarray) -> Box | None:
     shoulder_rows = widths[neck : neck + max(2, round(0.6 * head_length))]
     shoulders = float(shoulder_rows.max()) if head_length and shoulder_rows.size else 0.0
     if head_length < 3 or shoulders < 2 * float(widths[neck]):
-        # No neck between head and shoulders (long hair, a hood, a back view): the torso's
-        # width alone sets the scale.
-        neck, head_length = 0, max(2, round(0.2 * span))
-        torso = float(np.percentile(widths[:reach], 90))
-        box_height = torso / _SHOULDER_SHARE / ASPECT
+        # No neck between head and shoulders (long hair, a hood, a back view).
+        neck, head_length, shoulders = 0, 0, float(np.percentile(widths[:reach], 90))
+    chest_start = neck if head_length else round(0.2 * span)
+    chest = slice(chest_start, min(span, chest_start + max(2, head_length or round(0.1 * span))))
+    return _Silhouette(
+        top=top,
+        span=span,
+        feet_visible=bottom < person.shape[0] - 1 - max(1, round(0.01 * person.shape[0])),
+        head_length=head_length,
+        shoulders=shoulders,
+        centre=float(np.median((left[chest] + right[chest]) / 2.0)),
+    )
+
+
+def _box_from_silhouette(person: np.ndarray) -> Box | None:
+    """VITON's framing of a silhouette: from the whole body's height where the feet are in the
+    photo, else from the head's length and the shoulders' width."""
+    measured = _measure(person)
+    if measured is None:
+        return None
+    if measured.feet_visible:
+        box_height = _STATURE_SHARE * measured.span
     else:
-        height_from_head = head_length / _HEAD_SHARE
-        height_from_shoulders = shoulders / _SHOULDER_SHARE / ASPECT
-        box_height = float(np.sqrt(height_from_head * height_from_shoulders))
-    chest = slice(neck, min(span, neck + max(2, head_length)))
-    centre = float(np.median((left[chest] + right[chest]) / 2.0))
-    return box_3_4(centre, top - _CROWN_MARGIN * box_height, box_height)
+        from_shoulders = measured.shoulders / _SHOULDER_SHARE / ASPECT
+        if measured.head_length:
+            box_height = float(np.sqrt(measured.head_length / _HEAD_SHARE * from_shoulders))
+        else:
+            box_height = from_shoulders
+    top = measured.top - _CROWN_MARGIN * box_height
+    return box_3_4(measured.centre, top, box_height)
 
 
 def _settled(box: Box, height: int, width: int) -> Box:
