@@ -161,3 +161,20 @@ def test_no_person_falls_back_to_letterbox_and_says_so():
         assert framing.how == "letterbox"
         assert framing.box == snapped(letterbox_box(300, 500))
         assert "no person" in framing.note
+
+
+@pytest.mark.optimize
+def test_synthetic_viton_photos_keep_their_framing_and_full_bodies_find_theirs():
+    pytest.importorskip("torch")
+    from optimization.data.synthetic import render_pair
+
+    # VITON-framed photos: the photo is the box.
+    viton = [choose_framing(render_pair(8, i, "realistic")["person"]).box for i in range(6)]
+    assert np.mean([box.iou(Box(0, 0, 192, 256)) for box in viton]) > 0.85
+    # Full bodies in larger photos: the box the generator framed them by.
+    ious = []
+    for index in range(6):
+        pair = render_pair(9, index, "realistic", (512, 384), "full-body")
+        truth = Box(*(round(value) for value in pair["viton_box"]))
+        ious.append(choose_framing(pair["person"]).box.iou(truth))
+    assert np.mean(ious) > 0.7, ious

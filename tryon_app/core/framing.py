@@ -230,7 +230,7 @@ def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
     count, labels = cv2.connectedComponents(faint, connectivity=8)
     kept = np.unique(labels[strong & (faint > 0)])
     mask = np.where(np.isin(labels, kept[kept > 0]), 255, 0).astype(np.uint8)
-    floor = mask.mean(axis=1) > 0.5 * 255
+    floor = mask.mean(axis=1) > 0.9 * 255
     bottom_rows = len(floor) - int(np.argmin(floor[::-1])) if floor[-1] else len(floor)
     mask[bottom_rows:] = 0
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
