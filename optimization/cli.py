@@ -9,7 +9,8 @@ import multiprocessing
 import sys
 from pathlib import Path
 
-from optimization.compress_cli import GRAPH_ROLE_CHOICES
+from tryon_app.core.artifact import GRAPH_ROLES, QUANTIZERS
+from tryon_app.core.artifact import PRECISIONS as EXPORT_PRECISIONS
 from tryon_app.core.pipeline import PRECISIONS
 
 log = logging.getLogger("optimize")
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--gen", required=True, help="generator (IGM) checkpoint")
     export.add_argument("--out", required=True, help="artifact folder, e.g. models/pfafn-official")
     export.add_argument(
-        "--precision", choices=("fp32", "fp16", "int8"), default="fp32", help="default fp32"
+        "--precision", choices=EXPORT_PRECISIONS, default="fp32", help="default fp32"
     )
     export.add_argument(
         "--calib",
@@ -320,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--quantizer",
-        choices=("nncf", "inc"),
+        choices=QUANTIZERS,
         default="nncf",
         help="int8 post-training quantizer: NNCF or Intel Neural Compressor (PT2E); a graph INC "
         "cannot quantize stays float, and metadata lists the quantized graphs (default nncf)",
@@ -328,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--float",
         nargs="+",
-        choices=GRAPH_ROLE_CHOICES,
+        choices=GRAPH_ROLES,
         metavar="GRAPHS",
         help="int8: split graphs to keep in float, from features (both encoders and FPNs), "
         "levels (the flow heads, where INT8 costs most quality) and render (the generator); "

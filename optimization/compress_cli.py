@@ -11,10 +11,9 @@ import json
 import logging
 from pathlib import Path
 
-log = logging.getLogger("optimize")
+from tryon_app.core.artifact import GRAPH_ROLES, QUANTIZERS
 
-# export.GRAPH_ROLES, written out so that `optimize --help` does not import torch.
-GRAPH_ROLE_CHOICES = ("features", "levels", "render")
+log = logging.getLogger("optimize")
 
 RATIO_HELP = (
     "fraction of the channels removed from every prunable layer group, in (0, 0.9); "
@@ -412,7 +411,7 @@ def _add_qat_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--float",
         nargs="+",
-        choices=GRAPH_ROLE_CHOICES,
+        choices=GRAPH_ROLES,
         metavar="GRAPHS",
         help="split graphs of the quantized modules to keep in float, from features (both "
         "encoders and FPNs), levels (the five flow levels) and render (the generator); they "
@@ -491,8 +490,8 @@ def add_compression_commands(commands) -> None:
     ptq.add_argument(
         "--quantizer",
         nargs="+",
-        choices=("nncf", "inc"),
-        default=["nncf", "inc"],
+        choices=QUANTIZERS,
+        default=list(QUANTIZERS),
         help="default: both",
     )
     ptq.set_defaults(handler=_cmd_ptq)

@@ -10,7 +10,6 @@ loader the app uses — and compared with the torch model.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import shutil
@@ -32,16 +31,32 @@ from optimization.archs.pfafn import (
     tryon_forward,
     warp,
 )
+from tryon_app.core.artifact import (
+    FUSED_GRAPH,
+    FUSED_TENSORS,
+    GRAPH_ROLES,
+    INPUT_HEIGHT,
+    INPUT_WIDTH,
+    LAST_FLOW,
+    LAYOUT_NAMES,
+    LEVELS,
+    P_TRYON,
+    PRECISIONS,
+    QUANTIZERS,
+    RENDER_TENSORS,
+    SPLIT_FEATURES_GRAPH,
+    SPLIT_RENDER_GRAPH,
+    graph_role,
+    graph_tensors,
+    load_artifact,
+    metadata_document,
+    split_level_graph,
+    update_metadata_section,
+    write_metadata,
+)
 
 log = logging.getLogger(__name__)
 
-HEIGHT, WIDTH = 256, 192
-LEVELS = 5
-PRECISIONS = ("fp32", "fp16", "int8")
-QUANTIZERS = ("nncf", "inc")  # post-training int8: NNCF, or Intel Neural Compressor's PT2E
-# The split graphs by role, as `--float` names them: a post-training int8 export may keep a
-# role in float (the level graphs compute the flow, where INT8 costs most of the quality).
-GRAPH_ROLES = ("features", "levels", "render")
 # How far the artifact (run with the f32 hint) may stray from torch on p_tryon, in [-1, 1] units.
 # fp32 must be exact to float rounding. fp16 weights round to ~1e-3 relative and the error grows
 # through five flow compositions; int8 moves every feature by a fraction of a quantization step.
@@ -89,18 +104,9 @@ class LevelGraph(nn.Module):
         last_flow = last_flow[0] if self.has_last_flow else None
         return self.flow_net.level_step(self.level, corr, cloth_feature, person_feature, last_flow)
 
-    @property
-    def input_names(self) -> list[str]:
-        names = ["corr", "cloth_feature", "person_feature"]
-        return names + ["last_flow"] if self.has_last_flow else names
-
-    @property
-    def output_names(self) -> list[str]:
-        return ["flow"]
-
 
 class RenderGraph(nn.Module):
-    """(person, masked clothes, binary edge, final flow) -> `RENDER_OUTPUTS`.
+    """(person, masked clothes, binary edge, final flow) -> `RENDER_TENSORS.outputs`.
 
     Besides the try-on, the generator's two parts of it: the rendered person and the composition
     mask, which the app scales up to compose a try-on at the photo's own resolution.
@@ -121,9 +127,6 @@ class RenderGraph(nn.Module):
             rendered["p_rendered"],
             rendered["m_composite"],
         )
-
-
-RENDER_OUTPUTS = ["warped_cloth", "warped_edge", "p_tryon", "p_rendered", "m_composite"]
 
 
 class SplitTryOn(nn.Module):
@@ -148,9 +151,9 @@ class SplitTryOn(nn.Module):
 
     def graphs(self) -> dict[str, nn.Module]:
         """Each graph by the artifact path it is exported to."""
-        graphs = {"split/features.xml": self.features}
-        graphs.update({f"split/level_{i}.xml": level for i, level in enumerate(self.levels)})
-        graphs["split/render.xml"] = self.render
+        graphs = {SPLIT_FEATURES_GRAPH: self.features}
+        graphs.update({split_level_graph(i): level for i, level in enumerate(self.levels)})
+        graphs[SPLIT_RENDER_GRAPH] = self.render
         return graphs
 
     def forward(
@@ -170,7 +173,7 @@ class SplitTryOn(nn.Module):
 
         edge = (edge > 0.5).to(clothes.dtype)
         masked_clothes = clothes * edge
-        pyramids = run("split/features.xml", self.features, person, masked_clothes)
+        pyramids = run(SPLIT_FEATURES_GRAPH, self.features, person, masked_clothes)
         cloth_pyramid, person_pyramid = pyramids[:LEVELS], pyramids[LEVELS:]
         last_flow = None
         for level, graph in enumerate(self.levels):
@@ -181,9 +184,9 @@ class SplitTryOn(nn.Module):
             warped = cloth_feature if last_flow is None else warp(cloth_feature, last_flow)
             inputs = [correlation(warped, person_pyramid[index]), cloth_feature]
             inputs += [person_pyramid[index]] + ([last_flow] if last_flow is not None else [])
-            last_flow = run(f"split/level_{level}.xml", graph, *inputs)
-        rendered = run("split/render.xml", self.render, person, masked_clothes, edge, last_flow)
-        return {**dict(zip(RENDER_OUTPUTS, rendered, strict=True)), "last_flow": last_flow}
+            last_flow = run(split_level_graph(level), graph, *inputs)
+        rendered = run(SPLIT_RENDER_GRAPH, self.render, person, masked_clothes, edge, last_flow)
+        return {**dict(zip(RENDER_TENSORS.outputs, rendered, strict=True)), LAST_FLOW: last_flow}
 
 
 class FusedGraph(nn.Module):
@@ -202,7 +205,7 @@ class FusedGraph(nn.Module):
 
     def forward(self, person, clothes, edge):
         out = self.body(person, clothes, edge)
-        return tuple(out[name] for name in FUSED_OUTPUTS)
+        return tuple(out[name] for name in FUSED_TENSORS.outputs)
 
 
 class _TorchTryOn(nn.Module):
@@ -216,38 +219,40 @@ class _TorchTryOn(nn.Module):
 
 @dataclass(frozen=True)
 class GraphSpec:
-    """A torch wrapper to convert, with example inputs and the tensor names the app uses."""
+    """A torch wrapper to convert, with example inputs; it is written to `relative_path`, whose
+    tensor names the app binds by (`tryon_app.core.artifact.graph_tensors`)."""
 
     relative_path: str
     module: nn.Module
     example: tuple[torch.Tensor, ...]
-    input_names: list[str]
-    output_names: list[str]
 
+    @property
+    def input_names(self) -> list[str]:
+        return list(graph_tensors(self.relative_path).inputs)
 
-FUSED_PATH = "fused.xml"
-FUSED_INPUTS = ["person", "clothes", "edge"]
-FUSED_OUTPUTS = ["p_tryon", "warped_cloth", "warped_edge", "last_flow", "p_rendered", "m_composite"]
+    @property
+    def output_names(self) -> list[str]:
+        return list(graph_tensors(self.relative_path).outputs)
+
+    def name_tensors(self, model) -> None:
+        """Give the converted OpenVINO model's inputs and outputs the names the app uses."""
+        for port, name in zip(model.inputs, self.input_names, strict=True):
+            port.get_tensor().set_names({name})
+        for port, name in zip(model.outputs, self.output_names, strict=True):
+            port.get_tensor().set_names({name})
 
 
 def sample_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Smooth random person/clothes images and a garment-shaped edge, official model space."""
     generator = torch.Generator().manual_seed(seed)
-    low = torch.rand(2, 3, HEIGHT // 16, WIDTH // 16, generator=generator) * 2 - 1
-    images = torch.nn.functional.interpolate(low, size=(HEIGHT, WIDTH), mode="bilinear")
-    noise = 0.1 * torch.randn(2, 3, HEIGHT, WIDTH, generator=generator)
+    height, width = INPUT_HEIGHT, INPUT_WIDTH
+    low = torch.rand(2, 3, height // 16, width // 16, generator=generator) * 2 - 1
+    images = torch.nn.functional.interpolate(low, size=(height, width), mode="bilinear")
+    noise = 0.1 * torch.randn(2, 3, height, width, generator=generator)
     person, clothes = (images + noise).clamp(-1, 1).split(1)
-    edge = torch.zeros(1, 1, HEIGHT, WIDTH)
+    edge = torch.zeros(1, 1, height, width)
     edge[:, :, 40:220, 30:162] = 1.0
     return person.contiguous(), clothes.contiguous(), edge
-
-
-def graph_role(relative_path: str) -> str | None:
-    """`features`, `levels` or `render` for a split graph; None for the fused graph (every role)."""
-    if relative_path == FUSED_PATH:
-        return None
-    stem = Path(relative_path).stem
-    return "levels" if stem.startswith("level_") else stem
 
 
 def graph_specs(split: SplitTryOn, fused: FusedGraph) -> list[GraphSpec]:
@@ -256,20 +261,9 @@ def graph_specs(split: SplitTryOn, fused: FusedGraph) -> list[GraphSpec]:
     recorded: dict[str, list[tuple[torch.Tensor, ...]]] = {}
     with torch.no_grad():
         split(person, clothes, edge, record=recorded)
-    specs = []
-    for path, graph in split.graphs().items():
-        if path == "split/features.xml":
-            names = (
-                ["person", "clothes"],
-                [f"cloth_{i}" for i in range(LEVELS)] + [f"person_{i}" for i in range(LEVELS)],
-            )
-        elif path == "split/render.xml":
-            names = (["person", "clothes", "edge", "flow"], RENDER_OUTPUTS)
-        else:
-            names = (graph.input_names, graph.output_names)
-        specs.append(GraphSpec(path, graph, recorded[path][0], *names))
-    specs.append(GraphSpec(FUSED_PATH, fused, (person, clothes, edge), FUSED_INPUTS, FUSED_OUTPUTS))
-    return specs
+    graphs = {**split.graphs(), FUSED_GRAPH: fused}
+    recorded[FUSED_GRAPH] = [(person, clothes, edge)]
+    return [GraphSpec(path, graph, recorded[path][0]) for path, graph in graphs.items()]
 
 
 def convert(spec: GraphSpec):
@@ -285,10 +279,7 @@ def convert(spec: GraphSpec):
             example_input=spec.example,
             input=[tuple(t.shape) for t in spec.example],
         )
-    for port, name in zip(model.inputs, spec.input_names, strict=True):
-        port.get_tensor().set_names({name})
-    for port, name in zip(model.outputs, spec.output_names, strict=True):
-        port.get_tensor().set_names({name})
+    spec.name_tensors(model)
     return model
 
 
@@ -334,8 +325,6 @@ def export_artifact(
     """
     import openvino as ov
 
-    from tryon_app.core.artifact import write_metadata
-
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     out_dir = Path(out_dir)
@@ -350,7 +339,7 @@ def export_artifact(
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        (staging / "split").mkdir(parents=True)
+        staging.mkdir(parents=True)
         warp_model.eval(), gen_model.eval()
         if quantized is not None:
             split, fused = quantized.eval(), FusedGraph(quantized)
@@ -383,55 +372,36 @@ def export_artifact(
 
                 quantized_graphs += [spec.relative_path] if count_fake_quantize(model) else []
             log.info("writing %s", out_dir / spec.relative_path)
-            ov.save_model(model, staging / spec.relative_path, compress_to_fp16=precision == "fp16")
+            target = staging / spec.relative_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            ov.save_model(model, target, compress_to_fp16=precision == "fp16")
         if onnx:
-            export_onnx(fused, specs[-1].example, staging / "fused.onnx")
+            export_onnx(fused, specs[-1].example, staging / Path(FUSED_GRAPH).with_suffix(".onnx"))
 
-        document = {
-            "name": out_dir.name,
-            "precision": precision,
-            **({"quantizer": quantizer} if post_training else {}),
-            **({"float_graphs": list(float_graphs)} if float_graphs else {}),
-            **({"quantized_graphs": quantized_graphs} if precision == "int8" else {}),
-            "input": {
-                "height": HEIGHT,
-                "width": WIDTH,
-                "color": "RGB",
-                "person_and_clothes": "(x / 255 - 0.5) / 0.5, (1, 3, 256, 192)",
-                "edge": "x / 255 binarised at 0.5, (1, 1, 256, 192)",
-            },
-            "architecture": {
+        document = metadata_document(
+            out_dir.name,
+            precision,
+            architecture={
                 "warp": measure_warp_widths(warp_model).to_dict(),
                 "gen": measure_gen_widths(gen_model).to_dict(),
             },
-            "layouts": {
-                "split": {
-                    "features": "split/features.xml",
-                    "levels": [f"split/level_{i}.xml" for i in range(LEVELS)],
-                    "render": "split/render.xml",
-                },
-                "fused": "fused.xml",
-            },
-            "tools": {
+            tools={
                 "torch": torch.__version__,
                 "openvino": ov.get_version(),
                 "python": platform.python_version(),
             },
-            **(metadata or {}),
-        }
+            quantizer=quantizer if post_training else None,
+            float_graphs=float_graphs,
+            quantized_graphs=quantized_graphs if precision == "int8" else None,
+            extra=metadata,
+        )
         write_metadata(staging, document)
         if verify:
             try:
                 report = verify_artifact(staging, split, TOLERANCE[precision])
             except VerificationError as error:
                 raise VerificationError(f"{error}; {out_dir} was left as it was") from None
-            with open(staging / "metadata.json", encoding="utf-8") as stream:
-                document = json.load(stream)
-            document.setdefault("verification", {}).update(report)
-            # The verification report does not change any hashed file; rewrite metadata only.
-            (staging / "metadata.json").write_text(
-                json.dumps(document, indent=2) + "\n", encoding="utf-8"
-            )
+            update_metadata_section(staging, "verification", report)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # whatever stopped the export
         raise
@@ -459,8 +429,8 @@ def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path
             example,
             str(path),
             opset_version=17,
-            input_names=FUSED_INPUTS,
-            output_names=FUSED_OUTPUTS,
+            input_names=list(FUSED_TENSORS.inputs),
+            output_names=list(FUSED_TENSORS.outputs),
             dynamo=False,
         )
     onnx.checker.check_model(onnx.load(str(path)))
@@ -475,16 +445,15 @@ def verify_artifact(
         reference: torch module with the `tryon_forward` interface (a `SplitTryOn`).
         tolerance: ("max" or "mean", bound) on the absolute p_tryon difference.
     """
-    from tryon_app.core.artifact import load_artifact
     from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
 
     statistic, bound = tolerance
     person, clothes, edge = sample_inputs(seed=1)
     with torch.no_grad():
-        expected = reference(person, clothes, edge)["p_tryon"].numpy()
+        expected = reference(person, clothes, edge)[P_TRYON].numpy()
     artifact = load_artifact(out_dir)
     report: dict[str, Any] = {f"tolerance_{statistic}_abs_p_tryon": bound}
-    for layout in ("split", "fused"):
+    for layout in LAYOUT_NAMES:
         pipeline = TryOnPipeline(
             artifact, RuntimeOptions(precision="f32", layout=layout, cache_dir=None)
         )

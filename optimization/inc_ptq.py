@@ -149,10 +149,7 @@ def quantize_graph_inc(spec: GraphSpec, inputs: list[tuple]):
         raise IncQuantizationError(
             f"{spec.relative_path}: quantized graph takes {got_shapes}, expected {expected_shapes}"
         )
-    for port, name in zip(model.inputs, spec.input_names, strict=True):
-        port.get_tensor().set_names({name})
-    for port, name in zip(model.outputs, spec.output_names, strict=True):
-        port.get_tensor().set_names({name})
+    spec.name_tensors(model)
     return model
 
 

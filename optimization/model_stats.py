@@ -19,8 +19,8 @@ from optimization.archs.pfafn import (
     ResUnetGenerator,
     WarpWidths,
 )
+from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH
 
-HEIGHT, WIDTH = 256, 192
 MEGABYTE = 1e6
 
 
@@ -149,7 +149,7 @@ def warp_compute(model_or_widths: AFWM | WarpWidths) -> ComputeStats:
     """
     model = _meta_model(model_or_widths, AFWM, WarpWidths)
     device = next(model.parameters()).device
-    image = torch.zeros(1, 3, HEIGHT, WIDTH, device=device)
+    image = torch.zeros(1, 3, INPUT_HEIGHT, INPUT_WIDTH, device=device)
     conv_macs, correlation_macs = count_macs(model, image, image)
     return ComputeStats(count_parameters(model), conv_macs, correlation_macs)
 
@@ -159,7 +159,7 @@ def gen_compute(model_or_widths: ResUnetGenerator | GenWidths) -> ComputeStats:
     model = _meta_model(model_or_widths, ResUnetGenerator, GenWidths)
     device = next(model.parameters()).device
     conv_macs, _ = count_macs(
-        model, torch.zeros(1, GEN_INPUT_CHANNELS, HEIGHT, WIDTH, device=device)
+        model, torch.zeros(1, GEN_INPUT_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH, device=device)
     )
     return ComputeStats(count_parameters(model), conv_macs)
 

@@ -31,7 +31,14 @@ import torch
 from torch import nn
 
 from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths
-from optimization.export import GRAPH_ROLES, SplitTryOn, graph_role
+from optimization.export import SplitTryOn
+from tryon_app.core.artifact import (
+    GRAPH_ROLES,
+    SPLIT_FEATURES_GRAPH,
+    SPLIT_RENDER_GRAPH,
+    graph_role,
+    split_level_graph,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +59,7 @@ os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
 
 
 NETWORKS = ("warp", "gen")
-# The split graphs' roles (export.GRAPH_ROLES) by the network they compute.
+# The split graphs' roles (GRAPH_ROLES) by the network they compute.
 NETWORK_ROLES = {"warp": ("features", "levels"), "gen": ("render",)}
 
 
@@ -124,8 +131,8 @@ def _check_networks(networks: tuple[str, ...], float_roles: tuple[str, ...] = ()
 
 
 def _assemble(graphs: dict[str, nn.Module]) -> SplitTryOn:
-    levels = [graphs[f"split/level_{i}.xml"] for i in range(len(graphs) - 2)]
-    return SplitTryOn(graphs["split/features.xml"], levels, graphs["split/render.xml"])
+    levels = [graphs[split_level_graph(i)] for i in range(len(graphs) - 2)]
+    return SplitTryOn(graphs[SPLIT_FEATURES_GRAPH], levels, graphs[SPLIT_RENDER_GRAPH])
 
 
 def save_qat(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from optimization.export import FUSED_PATH
+from tryon_app.core.artifact import FUSED_GRAPH
 
 if TYPE_CHECKING:
     from optimization.export import GraphSpec, SplitTryOn
@@ -49,11 +49,11 @@ def calibration_inputs(split: SplitTryOn, calibration) -> dict[str, list[tuple]]
     """For every graph of both layouts, the numpy input tuples it receives on `calibration`."""
     if not calibration:
         raise ValueError("int8 export needs calibration samples")
-    recorded: dict[str, list[tuple]] = {FUSED_PATH: []}
+    recorded: dict[str, list[tuple]] = {FUSED_GRAPH: []}
     with torch.no_grad():
         for person, clothes, edge in calibration:
             split(person, clothes, edge, record=recorded)
-            recorded[FUSED_PATH].append((person, clothes, edge))
+            recorded[FUSED_GRAPH].append((person, clothes, edge))
     return {
         path: [tuple(t.numpy() for t in item) for item in items] for path, items in recorded.items()
     }

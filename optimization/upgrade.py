@@ -16,8 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from tryon_app.core.artifact import FUSED_GRAPH, METADATA_FILE, SPLIT_RENDER_GRAPH, write_metadata
-from tryon_app.core.pipeline import COMPOSITION_OUTPUTS
+from tryon_app.core.artifact import (
+    COMPOSITION_OUTPUTS,
+    EDGE,
+    FLOW,
+    FUSED_GRAPH,
+    M_COMPOSITE,
+    METADATA_FILE,
+    P_RENDERED,
+    P_TRYON,
+    SPLIT_RENDER_GRAPH,
+    WARPED_CLOTH,
+    write_metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +52,7 @@ def add_composition_outputs(model):
     names = {name for port in model.outputs for name in port.get_names()}
     if set(COMPOSITION_OUTPUTS) <= names:
         return model
-    tryon_port = next((port for port in model.outputs if "p_tryon" in port.get_names()), None)
+    tryon_port = next((port for port in model.outputs if P_TRYON in port.get_names()), None)
     if tryon_port is None:
         raise UpgradeError("the graph has no p_tryon output")
     ancestry = _ancestors(tryon_port.get_node())
@@ -63,8 +74,8 @@ def add_composition_outputs(model):
     shape = list(tryon_port.get_partial_shape().to_shape())  # (1, 3, H, W)
     results = list(model.get_results())
     for name, source, channels in (
-        ("p_rendered", tanh[0].output(0), 3),
-        ("m_composite", masks[0].output(0), 1),
+        (P_RENDERED, tanh[0].output(0), 3),
+        (M_COMPOSITE, masks[0].output(0), 1),
     ):
         target = ops.constant(np.array([shape[0], channels, *shape[2:]], dtype=np.int64))
         reshaped = ops.reshape(source, target, special_zero=False)
@@ -152,21 +163,21 @@ def _check_upgrade(core, before: Path, after: Path) -> None:
     for port in old.inputs:
         shape = list(port.get_partial_shape().to_shape())
         name = port.get_any_name()
-        if name == "edge":
+        if name == EDGE:
             inputs[name] = (rng.random(shape) > 0.4).astype(np.float32)
-        elif name == "flow":
+        elif name == FLOW:
             ys, xs = np.meshgrid(
                 np.linspace(-1, 1, shape[2]), np.linspace(-1, 1, shape[3]), indexing="ij"
             )
             inputs[name] = np.stack([xs, ys])[None].astype(np.float32) * 0.9
         else:
             inputs[name] = rng.uniform(-1, 1, shape).astype(np.float32)
-    expected = old(inputs)[old.output("p_tryon")]
+    expected = old(inputs)[old.output(P_TRYON)]
     out = new(inputs)
-    got = out[new.output("p_tryon")]
+    got = out[new.output(P_TRYON)]
     if not np.allclose(got, expected, atol=1e-5):
         raise UpgradeError(f"{after.name}: the upgrade changed the try-on")
-    mask = out[new.output("m_composite")]
-    composite = out[new.output("warped_cloth")] * mask + out[new.output("p_rendered")] * (1 - mask)
+    mask = out[new.output(M_COMPOSITE)]
+    composite = out[new.output(WARPED_CLOTH)] * mask + out[new.output(P_RENDERED)] * (1 - mask)
     if not np.allclose(composite, got, atol=1e-4):
         raise UpgradeError(f"{after.name}: p_rendered and m_composite do not compose the try-on")

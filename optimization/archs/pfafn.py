@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimization.archs.correlation import Correlation
+from tryon_app.core.artifact import LEVELS
 
 logger = logging.getLogger(__name__)
 
-LEVELS = 5
 GEN_INPUT_CHANNELS = 7  # person RGB, warped cloth RGB, warped edge
 GEN_OUTPUT_CHANNELS = 4  # rendered person RGB, composition mask
 LEAKY_SLOPE = 0.1

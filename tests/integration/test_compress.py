@@ -259,13 +259,6 @@ def test_qat_refuses_to_keep_everything_float(teacher_and_data, tmp_path, capsys
     assert "nothing left to quantize" in capsys.readouterr().err
 
 
-def test_graph_role_choices_match_the_exporter():
-    from optimization.compress_cli import GRAPH_ROLE_CHOICES
-    from optimization.export import GRAPH_ROLES
-
-    assert GRAPH_ROLE_CHOICES == GRAPH_ROLES
-
-
 def test_distillation_keeps_batchnorm_statistics_and_trains_the_rest(teacher_and_data, tmp_path):
     root = teacher_and_data
     run = tmp_path / "run"

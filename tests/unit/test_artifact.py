@@ -6,7 +6,21 @@ import json
 
 import pytest
 
-from tryon_app.core.artifact import load_artifact, sha256_of, write_metadata
+from tryon_app.core.artifact import (
+    COMPOSITION_OUTPUTS,
+    FUSED_GRAPH,
+    MODEL_INPUTS,
+    SPLIT_FEATURES_GRAPH,
+    SPLIT_RENDER_GRAPH,
+    Layouts,
+    SplitLayout,
+    graph_role,
+    graph_tensors,
+    load_artifact,
+    metadata_document,
+    sha256_of,
+    write_metadata,
+)
 from tryon_app.core.errors import TryOnError
 
 
@@ -199,3 +213,43 @@ def test_not_json_and_not_a_folder(artifact_dir, tmp_path):
         load_artifact(artifact_dir)
     with pytest.raises(TryOnError, match="model folder not found"):
         load_artifact(tmp_path / "nowhere")
+
+
+def test_the_document_export_writes_passes_the_schema_with_both_layouts(tmp_path):
+    layouts = Layouts()
+    for layout in layouts.names():
+        for relative in layouts.files(layout):
+            (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / relative).write_bytes(b"\x00")
+    document = metadata_document(
+        "toy",
+        "int8",
+        architecture={"warp": {}, "gen": {}},
+        tools={"python": "3"},
+        quantizer="nncf",
+        quantized_graphs=[SPLIT_RENDER_GRAPH],
+        extra={"provenance": {"run": "here"}},
+    )
+    write_metadata(tmp_path, document)
+    artifact = load_artifact(tmp_path)
+    assert artifact.spec.layouts == layouts and artifact.precision == "int8"
+    assert artifact.metadata["input"]["person_and_clothes"].endswith("(1, 3, 256, 192)")
+    assert artifact.metadata["quantized_graphs"] == [SPLIT_RENDER_GRAPH]
+    assert artifact.metadata["provenance"] == {"run": "here"}
+
+
+def test_every_graph_of_both_layouts_names_its_tensors():
+    levels = SplitLayout().levels
+    assert graph_tensors(levels[0]).inputs == ("corr", "cloth_feature", "person_feature")
+    assert all(graph_tensors(level).inputs[-1] == "last_flow" for level in levels[1:])
+    assert graph_tensors(SPLIT_FEATURES_GRAPH).outputs[0] == "cloth_0"
+    assert set(COMPOSITION_OUTPUTS) <= set(graph_tensors(SPLIT_RENDER_GRAPH).outputs)
+    assert graph_tensors(FUSED_GRAPH).inputs == MODEL_INPUTS
+    assert [graph_role(graph) for graph in Layouts().graphs("split")] == [
+        "features",
+        *["levels"] * len(levels),
+        "render",
+    ]
+    assert graph_role(FUSED_GRAPH) is None
+    with pytest.raises(KeyError):
+        graph_tensors("split/other.xml")

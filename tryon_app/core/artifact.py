@@ -6,8 +6,11 @@ typed schema (`ArtifactMetadata`) before anything reads it: the app refuses an a
 schema it does not know, whose layouts use a file the list does not hash, or whose files do not
 match their hashes, with one line that names the file and the problem.
 
-Where each graph lives is defined here once (`SplitLayout`, `FUSED_GRAPH`), with the set of files
-each layout uses (`Layouts.files`): an IR graph is its `.xml` and the `.bin` beside it.
+This module is the contract between export (`optimization/export.py`) and the runtime
+(`tryon_app/core/pipeline.py`), defined once and read by both: the model's input size, where each
+graph lives (`SplitLayout`, `FUSED_GRAPH`) with the files each layout uses (`Layouts.files`: an IR
+graph is its `.xml` and the `.bin` beside it), what each graph calls its inputs and outputs
+(`graph_tensors`), and the document export writes (`metadata_document`).
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ SCHEMA = "openvino-tryon/artifact"
 SCHEMA_VERSION = 1
 METADATA_FILE = "metadata.json"
 INPUT_HEIGHT, INPUT_WIDTH = 256, 192
+"""The model's input size: VITON photos are 192 wide by 256 high."""
 LEVELS = 5
+"""Pyramid levels of the warping module, and flow-level graphs of the split layout."""
 PRECISIONS = ("fp32", "fp16", "int8")
+QUANTIZERS = ("nncf", "inc")
+"""Post-training int8 by NNCF or by Intel Neural Compressor's PT2E (metadata's `quantizer`)."""
 
 MAX_METADATA_BYTES = 16 * 2**20
 """A real metadata.json is tens of kB; a bigger one is not read."""
@@ -38,6 +45,10 @@ SPLIT_FEATURES_GRAPH = "split/features.xml"
 SPLIT_RENDER_GRAPH = "split/render.xml"
 FUSED_GRAPH = "fused.xml"
 LAYOUT_NAMES = ("split", "fused")
+GRAPH_ROLES = ("features", "levels", "render")
+"""What each graph of the split layout computes: both feature pyramids, the flow levels, the
+generator. A post-training int8 export may keep some roles in float (`--float`): the level graphs
+compute the flow, where INT8 costs most of the quality."""
 
 # Sections the runtime does not read but other tools do: when present they must be JSON objects
 # (or lists), so a tool reading them meets the type it expects.
@@ -54,6 +65,91 @@ def split_level_graph(index: int) -> str:
 def weights_of(graph: str) -> str:
     """The `.bin` OpenVINO reads beside an IR `.xml` (relative paths, POSIX separators)."""
     return str(PurePosixPath(graph).with_suffix(".bin"))
+
+
+def graph_role(graph: str) -> str | None:
+    """`features`, `levels` or `render` for a split graph; None for the fused graph (every role)."""
+    if graph == FUSED_GRAPH:
+        return None
+    stem = PurePosixPath(graph).stem
+    return "levels" if stem.startswith("level_") else stem
+
+
+# --------------------------------------------------------------------------- tensor names
+# Export gives the graphs' inputs and outputs these names; the runtime binds its buffers by them.
+
+PERSON, CLOTHES, EDGE = "person", "clothes", "edge"
+MODEL_INPUTS = (PERSON, CLOTHES, EDGE)
+"""The try-on's inputs, in the order both layouts take them."""
+INPUT_SHAPES = {
+    PERSON: (1, 3, INPUT_HEIGHT, INPUT_WIDTH),
+    CLOTHES: (1, 3, INPUT_HEIGHT, INPUT_WIDTH),
+    EDGE: (1, 1, INPUT_HEIGHT, INPUT_WIDTH),
+}
+"""Person and clothes float32 RGB in [-1, 1], the clothes masked by the edge, float32 in {0, 1}."""
+
+CORR = "corr"
+CLOTH_FEATURE, PERSON_FEATURE = "cloth_feature", "person_feature"
+LAST_FLOW, FLOW = "last_flow", "flow"
+WARPED_CLOTH, WARPED_EDGE, P_TRYON = "warped_cloth", "warped_edge", "p_tryon"
+P_RENDERED, M_COMPOSITE = "p_rendered", "m_composite"
+COMPOSITION_OUTPUTS = (P_RENDERED, M_COMPOSITE)
+"""Render-graph outputs that full-resolution composition needs; older artifacts lack them."""
+
+
+def cloth_pyramid(level: int) -> str:
+    """The features graph's clothes feature of pyramid level `level` (0 = finest)."""
+    return f"cloth_{level}"
+
+
+def person_pyramid(level: int) -> str:
+    """The features graph's person feature of pyramid level `level` (0 = finest)."""
+    return f"person_{level}"
+
+
+@dataclass(frozen=True)
+class GraphTensors:
+    """The names of one graph's inputs and outputs, in the order it takes and returns them."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+FEATURES_TENSORS = GraphTensors(
+    (PERSON, CLOTHES),
+    tuple(cloth_pyramid(i) for i in range(LEVELS))
+    + tuple(person_pyramid(i) for i in range(LEVELS)),
+)
+RENDER_TENSORS = GraphTensors(
+    (PERSON, CLOTHES, EDGE, FLOW), (WARPED_CLOTH, WARPED_EDGE, P_TRYON, *COMPOSITION_OUTPUTS)
+)
+FUSED_TENSORS = GraphTensors(
+    MODEL_INPUTS, (P_TRYON, WARPED_CLOTH, WARPED_EDGE, LAST_FLOW, *COMPOSITION_OUTPUTS)
+)
+
+
+def level_tensors(level: int) -> GraphTensors:
+    """Flow level `level` (0 = coarsest, which has no flow so far to refine)."""
+    inputs = (CORR, CLOTH_FEATURE, PERSON_FEATURE) + ((LAST_FLOW,) if level > 0 else ())
+    return GraphTensors(inputs, (FLOW,))
+
+
+def graph_tensors(graph: str) -> GraphTensors:
+    """The tensor names of a graph, by its path in the layouts export writes.
+
+    Raises:
+        KeyError: not a graph of those layouts.
+    """
+    if graph == SPLIT_FEATURES_GRAPH:
+        return FEATURES_TENSORS
+    if graph == SPLIT_RENDER_GRAPH:
+        return RENDER_TENSORS
+    if graph == FUSED_GRAPH:
+        return FUSED_TENSORS
+    levels = [split_level_graph(i) for i in range(LEVELS)]
+    if graph in levels:
+        return level_tensors(levels.index(graph))
+    raise KeyError(graph)
 
 
 def sha256_of(path: Path) -> str:
@@ -220,6 +316,52 @@ class ArtifactMetadata:
             files=MappingProxyType(files),
             schema_version=version,
         )
+
+
+def metadata_document(
+    name: str,
+    precision: str,
+    *,
+    architecture: Mapping[str, Any],
+    tools: Mapping[str, str],
+    quantizer: str | None = None,
+    float_graphs: tuple[str, ...] = (),
+    quantized_graphs: list[str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `metadata.json` export writes for both layouts at their default paths.
+
+    `write_metadata` adds the schema, its version and the file hashes.
+
+    Args:
+        name: the model's name (the artifact folder's, as exported).
+        precision: one of PRECISIONS.
+        architecture: the networks' widths (`warp` and `gen`).
+        tools: versions of the tools that made it.
+        quantizer: the post-training quantizer, for a post-training int8 export.
+        float_graphs: GRAPH_ROLES that a post-training int8 export left in float.
+        quantized_graphs: for an int8 export, the graphs that came out quantized.
+        extra: further sections (provenance, quality, ...), which win over the ones above.
+    """
+    person, edge = INPUT_SHAPES[PERSON], INPUT_SHAPES[EDGE]
+    return {
+        "name": name,
+        "precision": precision,
+        **({"quantizer": quantizer} if quantizer is not None else {}),
+        **({"float_graphs": list(float_graphs)} if float_graphs else {}),
+        **({"quantized_graphs": quantized_graphs} if quantized_graphs is not None else {}),
+        "input": {
+            "height": INPUT_HEIGHT,
+            "width": INPUT_WIDTH,
+            "color": "RGB",
+            "person_and_clothes": f"(x / 255 - 0.5) / 0.5, {person}",
+            "edge": f"x / 255 binarised at 0.5, {edge}",
+        },
+        "architecture": dict(architecture),
+        "layouts": Layouts().to_json(),
+        "tools": dict(tools),
+        **(extra or {}),
+    }
 
 
 class _Checker:
@@ -440,6 +582,21 @@ def write_metadata(root: Path, metadata: dict[str, Any]) -> None:
     document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **metadata, "files": files}
     meta_path = root / METADATA_FILE
     ArtifactMetadata.from_json(json.loads(json.dumps(document)), meta_path)
+    _write_document(meta_path, document)
+
+
+def update_metadata_section(root: Path, section: str, values: Mapping[str, Any]) -> None:
+    """Merge `values` into one section of `metadata.json` (created if missing), nothing re-hashed.
+
+    For what is learnt about files already hashed, such as how closely they reproduce torch.
+    """
+    meta_path = Path(root) / METADATA_FILE
+    document = json.loads(meta_path.read_text(encoding="utf-8"))
+    document.setdefault(section, {}).update(values)
+    _write_document(meta_path, document)
+
+
+def _write_document(meta_path: Path, document: dict[str, Any]) -> None:
     meta_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 

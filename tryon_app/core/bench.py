@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tryon_app.core.artifact import load_artifact
+from tryon_app.core.artifact import CLOTHES, EDGE, INPUT_SHAPES, PERSON, load_artifact
 from tryon_app.core.framing import Box
 from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
 
@@ -19,9 +19,9 @@ from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
 def sample_model_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deterministic smooth inputs in model space (timing does not depend on content)."""
     rng = np.random.default_rng(seed)
-    person = np.clip(rng.normal(0, 0.5, (1, 3, 256, 192)), -1, 1).astype(np.float32)
-    clothes = np.clip(rng.normal(0, 0.5, (1, 3, 256, 192)), -1, 1).astype(np.float32)
-    edge = np.zeros((1, 1, 256, 192), np.float32)
+    person = np.clip(rng.normal(0, 0.5, INPUT_SHAPES[PERSON]), -1, 1).astype(np.float32)
+    clothes = np.clip(rng.normal(0, 0.5, INPUT_SHAPES[CLOTHES]), -1, 1).astype(np.float32)
+    edge = np.zeros(INPUT_SHAPES[EDGE], np.float32)
     edge[..., 40:220, 30:162] = 1
     return person, clothes, edge
 

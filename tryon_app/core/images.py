@@ -26,11 +26,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tryon_app.core.errors import InputImageError, OutputError, TryOnError
+from tryon_app.core.framing import CANVAS_SIZE
 
 log = logging.getLogger(__name__)
-
-CANVAS_SIZE = (256, 192)
-"""(height, width) of the model's canvas: VITON photos are 192 wide by 256 high."""
 
 MAX_PIXELS = 50_000_000
 """Larger images are refused before any pixel is decoded (decompression bombs, 100 MP scans)."""

@@ -1,6 +1,7 @@
 """OpenVINO try-on pipeline: the exported PF-AFN graphs plus the numba cost volume.
 
-Two layouts of the same model (see `optimization/export.py`):
+Two layouts of the same model, written by `optimization/export.py` with the paths and tensor names
+that `tryon_app/core/artifact.py` defines:
 
 * ``split`` (the default on CPU): OpenVINO runs the feature pyramids, each of the five flow levels
   and the generator as separate graphs; the 49-channel cost volume between them is computed by
@@ -23,7 +24,28 @@ from pathlib import Path
 import numpy as np
 
 import kernels
-from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH, LEVELS, Artifact, graph_read_error
+from tryon_app.core.artifact import (
+    CLOTH_FEATURE,
+    CLOTHES,
+    COMPOSITION_OUTPUTS,
+    CORR,
+    EDGE,
+    FEATURES_TENSORS,
+    FLOW,
+    INPUT_SHAPES,
+    LAST_FLOW,
+    LEVELS,
+    MODEL_INPUTS,
+    P_TRYON,
+    PERSON,
+    PERSON_FEATURE,
+    WARPED_CLOTH,
+    WARPED_EDGE,
+    Artifact,
+    cloth_pyramid,
+    graph_read_error,
+    person_pyramid,
+)
 from tryon_app.core.errors import ArtifactError, TryOnError, openvino_reason
 from tryon_app.core.paths import user_cache_dir
 
@@ -31,13 +53,6 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("f32", "bf16", "f16")
 STAGES = ("encoders", "correlation", "flow", "generator")
-COMPOSITION_OUTPUTS = ("p_rendered", "m_composite")
-"""Render-graph outputs that full-resolution composition needs; older artifacts lack them."""
-INPUT_SHAPES = {
-    "person": (1, 3, INPUT_HEIGHT, INPUT_WIDTH),
-    "clothes": (1, 3, INPUT_HEIGHT, INPUT_WIDTH),
-    "edge": (1, 1, INPUT_HEIGHT, INPUT_WIDTH),
-}
 
 
 @dataclass(frozen=True)
@@ -118,8 +133,8 @@ def compile_config(options: RuntimeOptions) -> dict[str, object]:
 # reference loop when the channel count is not a multiple of 16 (2.6 ms of the default model's
 # 5.6 ms encoder graph); to NHWC it is not. The numba kernel reads NHWC rows without transposing.
 _NHWC_TENSORS = frozenset(
-    [f"{side}_{i}" for side in ("cloth", "person") for i in range(LEVELS)]
-    + ["cloth_feature", "person_feature"]
+    [name(i) for name in (cloth_pyramid, person_pyramid) for i in range(LEVELS)]
+    + [CLOTH_FEATURE, PERSON_FEATURE]
 )
 
 # Level graphs exported before the correlation kernel learnt to warp its input also warp the next
@@ -271,7 +286,7 @@ class TryOnPipeline:
         for name, buffer in self._inputs.items():
             shared = _shared_tensor(buffer)
             self._render.request.set_tensor(name, shared)
-            if name != "edge":
+            if name in FEATURES_TENSORS.inputs:
                 self._features.request.set_tensor(name, shared)
         self._connect_split_graphs()
 
@@ -292,20 +307,20 @@ class TryOnPipeline:
         flow = None
         for i, level in enumerate(self._levels):
             index = LEVELS - 1 - i
-            cloth = features.get_tensor(f"cloth_{index}")
-            person = features.get_tensor(f"person_{index}")
+            cloth = features.get_tensor(cloth_pyramid(index))
+            person = features.get_tensor(person_pyramid(index))
             batch, height, width, _ = cloth.shape  # NHWC, see _NHWC_TENSORS
             cost_volume = np.zeros((batch, kernels.NUM_SHIFTS, height, width), np.float32)
-            level.request.set_tensor("cloth_feature", cloth)
-            level.request.set_tensor("person_feature", person)
-            level.request.set_tensor("corr", _shared_tensor(cost_volume))
+            level.request.set_tensor(CLOTH_FEATURE, cloth)
+            level.request.set_tensor(PERSON_FEATURE, person)
+            level.request.set_tensor(CORR, _shared_tensor(cost_volume))
             if flow is not None:
-                level.request.set_tensor("last_flow", flow)
+                level.request.set_tensor(LAST_FLOW, flow)
             self._level_tensors.append(
                 (cloth.data, person.data, None if flow is None else flow.data, cost_volume)
             )
-            flow = level.request.get_tensor("flow")
-        self._render.request.set_tensor("flow", flow)
+            flow = level.request.get_tensor(FLOW)
+        self._render.request.set_tensor(FLOW, flow)
         self._final_flow = flow.data
 
     def run(self, person: np.ndarray, clothes: np.ndarray, edge: np.ndarray) -> TryOnOutput:
@@ -314,16 +329,16 @@ class TryOnPipeline:
         Raises:
             TryOnError: an input does not have its shape.
         """
-        for name, array in (("person", person), ("clothes", clothes), ("edge", edge)):
+        for name, array in zip(MODEL_INPUTS, (person, clothes, edge), strict=True):
             if np.shape(array) != INPUT_SHAPES[name]:
                 raise TryOnError(
                     f"{name} must have shape {INPUT_SHAPES[name]}; got {np.shape(array)}"
                 )
         # The model sees the clothes masked by the binarised edge, and that edge.
         inputs = self._inputs
-        np.copyto(inputs["person"], person)
-        np.greater(np.asarray(edge, dtype=np.float32), np.float32(0.5), out=inputs["edge"])
-        np.multiply(clothes, inputs["edge"], out=inputs["clothes"])
+        np.copyto(inputs[PERSON], person)
+        np.greater(np.asarray(edge, dtype=np.float32), np.float32(0.5), out=inputs[EDGE])
+        np.multiply(clothes, inputs[EDGE], out=inputs[CLOTHES])
         return self._run_fused() if self.layout == "fused" else self._run_split()
 
     def _run_fused(self) -> TryOnOutput:
@@ -331,7 +346,7 @@ class TryOnPipeline:
         self._fused.request.infer()
         total = (time.perf_counter() - start) * 1e3
         out = self._fused.outputs()
-        return _output(out, out_flow=out["last_flow"], timings={"total": total})
+        return _output(out, out_flow=out[LAST_FLOW], timings={"total": total})
 
     def _run_split(self) -> TryOnOutput:
         """The try-on on the inputs already in the bound buffers (_connect_split_graphs)."""
@@ -375,9 +390,9 @@ def _output(
     # Copies: the request buffers are overwritten by the next call.
     optional = {name: np.array(out[name]) if name in out else None for name in COMPOSITION_OUTPUTS}
     return TryOnOutput(
-        p_tryon=np.array(out["p_tryon"]),
-        warped_cloth=np.array(out["warped_cloth"]),
-        warped_edge=np.array(out["warped_edge"]),
+        p_tryon=np.array(out[P_TRYON]),
+        warped_cloth=np.array(out[WARPED_CLOTH]),
+        warped_edge=np.array(out[WARPED_EDGE]),
         last_flow=np.array(out_flow),
         timings_ms=timings,
         **optional,
