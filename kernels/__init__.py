@@ -6,12 +6,11 @@ between them (see :mod:`kernels.correlation`).
 
 from __future__ import annotations
 
+from kernels._shape import MAX_DISPLACEMENT, NUM_SHIFTS
 from kernels.correlation import (
     BACKEND_ENV,
     BACKENDS,
     LAYOUTS,
-    MAX_DISPLACEMENT,
-    NUM_SHIFTS,
     compiled_in_this_process,
     correlation,
     correlation_reference,

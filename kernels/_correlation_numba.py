@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from kernels.correlation import MAX_DISPLACEMENT, WINDOW
+from kernels._shape import MAX_DISPLACEMENT, WINDOW
 
 _FASTMATH = {"reassoc", "contract"}
 # A constant trip count lets LLVM unroll the transpose's inner loop completely.

@@ -25,11 +25,9 @@ import time
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from kernels._shape import MAX_DISPLACEMENT, NUM_SHIFTS, WINDOW
 
-MAX_DISPLACEMENT = 3
-WINDOW = 2 * MAX_DISPLACEMENT + 1
-NUM_SHIFTS = WINDOW * WINDOW  # 49 output channels
+log = logging.getLogger(__name__)
 
 BACKENDS = ("numba", "numpy")
 BACKEND_ENV = "TRYON_CORRELATION_BACKEND"

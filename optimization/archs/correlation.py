@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MAX_DISPLACEMENT = 3
+from kernels import MAX_DISPLACEMENT
 
 
 def correlation(
