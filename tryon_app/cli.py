@@ -158,6 +158,7 @@ def _cmd_batch(args: argparse.Namespace) -> None:
             options=_runtime_options(args),
             requests=args.requests,
             progress=not args.quiet,
+            resolution=args.resolution,
         )
     print(
         f"wrote {count} try-ons to {args.out} in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} per second)"
@@ -339,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="try-ons in flight at once (default: as many as OpenVINO asks for)",
+    )
+    batch.add_argument(
+        "--resolution",
+        choices=("model", "full"),
+        default="model",
+        help="model: the model's try-ons as they are (default); full: composed into each person "
+        "photo as tryon run does, only the changed region from the model",
     )
     _add_runtime_arguments(batch)
     batch.set_defaults(handler=_cmd_batch)

@@ -186,3 +186,36 @@ def test_an_exif_rotated_odd_sized_photo_comes_back_upright_at_its_size(
     assert result.shape == (517, 333, 3)
     # Upright: the wall is at the top, the trousers at the bottom.
     assert result[:15].mean() > 200 and result[-30:, 140:190].mean() < 120
+
+
+def test_batch_composes_at_full_resolution_when_asked(run_cli, tiny_artifact, tmp_path):
+    from optimization.data.synthetic import write_dataset
+    from optimization.data.viton import read_rgb
+
+    data = write_dataset(tmp_path / "data", 3, seed=6, progress=False)
+    outputs = {}
+    for resolution in ("model", "full"):
+        out = tmp_path / resolution
+        code, _, err = run_cli(
+            "batch",
+            "--dataroot",
+            data,
+            "--pairs",
+            data / "pairs.txt",
+            "--out",
+            out,
+            "--model",
+            tiny_artifact,
+            "--resolution",
+            resolution,
+        )
+        assert code == 0, err
+        outputs[resolution] = sorted(out.glob("*.png"))
+        assert len(outputs[resolution]) == 3
+    person = read_rgb(data / "test_img" / "000000_0.jpg")
+    kept = {
+        resolution: (read_rgb(paths[0]) == person).all(axis=2).mean()
+        for resolution, paths in outputs.items()
+    }
+    # The model re-renders every pixel; the composition keeps the photo outside the garment.
+    assert kept["model"] < 0.05 and kept["full"] > 0.15

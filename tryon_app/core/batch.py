@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tryon_app.core.errors import InputImageError, TryOnError
+from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH
+from tryon_app.core.compose import GarmentSource, compose_output
+from tryon_app.core.errors import ArtifactError, InputImageError, TryOnError
+from tryon_app.core.framing import Box
 from tryon_app.core.images import (
     load_image,
     load_mask,
@@ -64,10 +67,15 @@ def _load_pair(dataroot: Path, person: str, cloth: str):
         (dataroot / "test_img" / person, person_rgb),
         (dataroot / "test_clothes" / cloth, cloth_rgb),
     ):
-        if array.shape[:2] != (256, 192):
+        if array.shape[:2] != (INPUT_HEIGHT, INPUT_WIDTH):
             raise InputImageError(
-                f"{path}: is {array.shape[1]}x{array.shape[0]}, VITON layout needs 192x256"
+                f"{path}: is {array.shape[1]}x{array.shape[0]}, VITON layout needs "
+                f"{INPUT_WIDTH}x{INPUT_HEIGHT}"
             )
+    return person_rgb, cloth_rgb, edge
+
+
+def _model_inputs(person_rgb: np.ndarray, cloth_rgb: np.ndarray, edge: np.ndarray):
     return (
         to_model_input(person_rgb),
         to_model_input(cloth_rgb),
@@ -84,6 +92,7 @@ def run_batch(
     options=None,
     requests: int | None = None,
     progress: bool = True,
+    resolution: str = "model",
 ) -> tuple[int, float]:
     """Try every pair; returns (count, seconds). Outputs are `<person>__<cloth>.png` in out_dir.
 
@@ -94,12 +103,16 @@ def run_batch(
     encoding overlap inference the same way. On the first failure the remaining pairs are
     cancelled and the error is raised; finished outputs stay.
 
+    `resolution` "model" writes the model's try-on as it is; "full" composes it into the person
+    photo as `tryon run` does (only the changed region from the model, the garment from its own
+    photo; the VITON layout's photos are the model's size, so the box is the whole photo).
+
     Outputs are written atomically (`save_image`). An interrupted batch (KeyboardInterrupt)
     finishes the pairs in flight and leaves no temporary file; the temporary files of a killed
     one are removed when the next batch into the same folder starts.
     """
     from tryon_app.core.artifact import load_artifact
-    from tryon_app.core.engine import default_model_dir
+    from tryon_app.core.engine import OLD_ARTIFACT_NOTE, default_model_dir
     from tryon_app.core.images import from_model_output
     from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
 
@@ -119,14 +132,29 @@ def run_batch(
     for _ in range(lanes - 1):
         free.put(pipeline.fork())
 
+    if resolution not in ("model", "full"):
+        raise ValueError(f"resolution must be 'model' or 'full', not {resolution!r}")
+    if resolution == "full" and not pipeline.has_composition_outputs:
+        raise ArtifactError(
+            f"{pipeline.artifact.root}: {OLD_ARTIFACT_NOTE}; use --resolution model"
+        )
+
     def try_pair(person: str, cloth: str) -> None:
-        inputs = _load_pair(dataroot, person, cloth)
+        photos = _load_pair(dataroot, person, cloth)
         lane = free.get()
         try:
-            output = lane.run(*inputs)
+            output = lane.run(*_model_inputs(*photos))
         finally:
             free.put(lane)
-        save_image(out_dir / output_name(person, cloth), from_model_output(output.p_tryon))
+        if resolution == "full":
+            person_rgb, cloth_rgb, edge = photos
+            canvas_box = (0, 0, INPUT_HEIGHT, INPUT_WIDTH)
+            garment = GarmentSource(cloth_rgb, edge, canvas_box, mask=edge)
+            whole = Box(0, 0, INPUT_WIDTH, INPUT_HEIGHT)
+            image = compose_output(person_rgb, whole, person_rgb, output, garment).image
+        else:
+            image = from_model_output(output.p_tryon)
+        save_image(out_dir / output_name(person, cloth), image)
 
     bar = _ProgressBar(len(pairs), progress)
     start = time.perf_counter()

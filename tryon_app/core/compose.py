@@ -215,6 +215,25 @@ def _mix(top: np.ndarray, bottom: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return cv2.add(bottom, step, dtype=cv2.CV_8U)
 
 
+def compose_output(
+    photo: np.ndarray, box: Box, person_canvas: np.ndarray, output, garment: GarmentSource
+) -> Composition:
+    """`compose` of a pipeline's `TryOnOutput` (one with `p_rendered` and `m_composite`)."""
+    weights = changed_region(
+        person_canvas, output.p_rendered, output.m_composite, output.warped_edge
+    )
+    return compose(
+        photo,
+        box,
+        weights,
+        output.p_rendered,
+        output.m_composite,
+        output.warped_edge,
+        output.last_flow,
+        garment,
+    )
+
+
 def _photo_region(
     weights: np.ndarray, box: Box, photo_size: tuple[int, int]
 ) -> tuple[int, int, int, int] | None:

@@ -16,13 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tryon_app.core.artifact import Artifact, find_artifacts, load_artifact
-from tryon_app.core.compose import (
-    Composition,
-    GarmentSource,
-    changed_region,
-    compose,
-    paste_canvas,
-)
+from tryon_app.core.compose import Composition, GarmentSource, compose_output, paste_canvas
 from tryon_app.core.errors import ArtifactError, InputImageError
 from tryon_app.core.framing import Box, Framing, choose_framing, cut_to_canvas
 from tryon_app.core.images import (
@@ -184,19 +178,7 @@ class TryOnEngine:
             image = paste_canvas(person_rgb, chosen.box, canvas)
             notes += (OLD_ARTIFACT_NOTE,)
         else:
-            weights = changed_region(
-                person_canvas, output.p_rendered, output.m_composite, output.warped_edge
-            )
-            composition = compose(
-                person_rgb,
-                chosen.box,
-                weights,
-                output.p_rendered,
-                output.m_composite,
-                output.warped_edge,
-                output.last_flow,
-                garment,
-            )
+            composition = compose_output(person_rgb, chosen.box, person_canvas, output, garment)
             image = composition.image
         timings = {
             **output.timings_ms,
