@@ -1,6 +1,7 @@
 """Screenshot of the desktop app after a try-on on the sample photos.
 
     python benchmarks/gui_screenshot.py --out docs/gui_screenshot.png
+    python benchmarks/gui_screenshot.py --person big.jpg --zoom 1:1 --framing 800,400,1500,2000
 
 The app runs in a child process: on a real X server window under Xvfb when Xvfb is installed
 (Debian: `apt-get install xvfb libxcb-icccm4 libxcb-keysyms1`), else on Qt's offscreen platform.
@@ -55,6 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-mask", action="store_true", help="do not show the garment mask overlay"
+    )
+    parser.add_argument(
+        "--zoom",
+        default="fit",
+        help="the result's zoom: fit, 1:1, or screen pixels per photo pixel (e.g. 0.5); "
+        "around --zoom-at (default fit)",
+    )
+    parser.add_argument(
+        "--zoom-at",
+        default="0.5,0.3",
+        help="the point of the result kept in view when zooming, as shares of its width and "
+        "height (default 0.5,0.3: the chest)",
+    )
+    parser.add_argument(
+        "--framing",
+        default=None,
+        help="a framing box X,Y,W,H in person photo pixels, set as a user would drag it "
+        "(default: the automatic one)",
     )
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the try-on (default 300)"
@@ -116,6 +135,7 @@ def capture(args: argparse.Namespace, width: int, height: int) -> int:
     from PySide6.QtCore import QEventLoop
     from PySide6.QtGui import QGuiApplication
 
+    from tryon_app.core.framing import Box
     from tryon_app.gui.app import create_application
     from tryon_app.gui.session import sample_images
     from tryon_app.gui.settings import AppSettings
@@ -131,6 +151,8 @@ def capture(args: argparse.Namespace, width: int, height: int) -> int:
         )
         return 1
 
+    zoom = None if args.zoom == "fit" else 1.0 if args.zoom == "1:1" else float(args.zoom)
+    zoom_at = tuple(float(share) for share in args.zoom_at.split(","))
     app = create_application()
     with tempfile.TemporaryDirectory(prefix="tryon-screenshot-") as folder:
         window = MainWindow(
@@ -158,8 +180,16 @@ def capture(args: argparse.Namespace, width: int, height: int) -> int:
             window.close()
             return 1
 
+        if args.framing is not None:
+            shown = window.controller.results_shown
+            window.controller.set_framing(Box.parse(args.framing))
+            while window.controller.results_shown == shown and time.monotonic() < deadline:
+                app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                time.sleep(0.02)
         window.garment_panel.show_mask.setChecked(not args.no_mask)
         window.result_panel.slider.setValue(round(args.split * 1000))
+        app.processEvents()
+        zoom_to(window.result_panel.compare, zoom, zoom_at)
         window.thumbnails.wait(10_000)
         settle_until = time.monotonic() + 0.5
         while time.monotonic() < settle_until:
@@ -179,6 +209,21 @@ def capture(args: argparse.Namespace, width: int, height: int) -> int:
     return 0
 
 
+def zoom_to(compare, zoom: float | None, at: tuple[float, float]) -> None:
+    """Zoom the result view to `zoom` (None: fit) with the photo point at shares `at` in view."""
+    from PySide6.QtCore import QPointF
+
+    if zoom is None:
+        compare.fit()
+        return
+    size = compare.photo_size()
+    compare.fit()
+    compare.set_zoom(zoom, compare.picture_rect().topLeft())
+    wanted = QPointF(at[0] * size.width(), at[1] * size.height())
+    shown = compare.photo_point(compare.visible_rect().center())
+    compare.pan_by((shown - wanted) * zoom / compare.devicePixelRatioF())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
@@ -189,6 +234,17 @@ def main(argv: list[str] | None = None) -> int:
         width, height = (int(part) for part in args.size.lower().split("x"))
     except ValueError:
         print(f"gui_screenshot: --size {args.size!r}: expected WIDTHxHEIGHT", file=sys.stderr)
+        return 2
+    try:
+        if args.zoom not in ("fit", "1:1"):
+            float(args.zoom)
+        at_x, at_y = (float(share) for share in args.zoom_at.split(","))
+    except ValueError:
+        print(
+            f"gui_screenshot: --zoom {args.zoom!r} / --zoom-at {args.zoom_at!r}: expected fit, "
+            "1:1 or a number, and two shares X,Y",
+            file=sys.stderr,
+        )
         return 2
     if args.child:
         return capture(args, width, height)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tryon_app.gui.imaging import (
+    Picture,
     display_image,
     mask_overlay_image,
     qimage_to_rgb,
@@ -31,6 +32,24 @@ def test_display_image_shrinks_only_large_photos():
     large = np.zeros((4000, 3000, 3), dtype=np.uint8)
     shown = display_image(large, max_side=1000)
     assert (shown.width(), shown.height()) == (750, 1000)
+
+
+def test_a_picture_keeps_full_resolution_and_halving_copies():
+    rgb = np.random.default_rng(1).integers(0, 256, (4032, 3024, 3), dtype=np.uint8)
+    picture = Picture.from_rgb(rgb)
+    np.testing.assert_array_equal(qimage_to_rgb(picture.full), rgb)
+    sizes = [(copy.width(), copy.height()) for copy in picture.copies]
+    assert sizes == [(1512, 2016), (756, 1008)]
+    # Each copy is the photo area-averaged (whole factors: the fast path, no resampling).
+    shown = qimage_to_rgb(picture.copies[1]).astype(int)
+    averaged = rgb[40:44, 80:84].reshape(-1, 3).mean(0)
+    assert np.abs(shown[10, 20] - averaged).max() <= 1
+    assert picture.copy_for(700) is picture.copies[1]
+    assert picture.copy_for(1000) is picture.copies[0]
+    assert picture.copy_for(2000) is None  # only the full image has that many pixels
+
+    small = Picture.from_rgb(rgb[:300, :200])
+    assert small.copies[0] is small.full and len(small.copies) == 1
 
 
 def test_mask_overlay_veils_the_background_and_outlines_the_garment():

@@ -12,6 +12,8 @@ from tryon_app.core.errors import TryOnError
 from tryon_app.gui.session import (
     LatestWinsWorker,
     ModelEntry,
+    SaveQueue,
+    SaveRequest,
     format_size,
     image_files,
     list_models,
@@ -153,6 +155,42 @@ def test_photos_and_masks(photos):
         replace_mask(computed, photos.wrong_size_mask)
     with pytest.raises(TryOnError, match="notes.jpg"):
         load_person(photos.not_an_image)
+
+
+def test_person_photos_come_with_their_framing(tmp_path):
+    import cv2
+
+    from tryon_app.core.bench import sample_person_photo
+    from tryon_app.core.framing import Box
+
+    person_box = Box(300, 120, 420, 560)
+    path = tmp_path / "person.png"
+    cv2.imwrite(str(path), sample_person_photo(900, 1200, person_box)[..., ::-1])
+    framing = load_person(path).framing
+    assert framing.how == "auto" and framing.note is None
+    assert framing.box.iou(person_box) >= 0.85
+
+    plain = tmp_path / "plain.png"
+    cv2.imwrite(str(plain), np.full((300, 400, 3), 128, dtype=np.uint8))
+    fallback = load_person(plain).framing
+    assert fallback.how == "letterbox" and "no person found" in fallback.note
+
+
+def test_save_queue_writes_every_file_asked_for(tmp_path):
+    from tryon_app.core.images import load_image
+
+    queue = SaveQueue()
+    images = [np.full((40, 30, 3), value, dtype=np.uint8) for value in (10, 120, 240)]
+    paths = [tmp_path / "a.png", tmp_path / "missing" / "b.png", tmp_path / "c.jpg"]
+    for path, image in zip(paths, images, strict=True):
+        queue.put(SaveRequest(path, image))
+    outcomes = queue.write_all()
+    assert [outcome.path for outcome in outcomes] == paths
+    assert outcomes[0].message == "" and outcomes[2].message == ""
+    assert "missing" in outcomes[1].message and "\n" not in outcomes[1].message
+    np.testing.assert_array_equal(load_image(paths[0]), images[0])
+    assert load_image(paths[2]).shape == (40, 30, 3)
+    assert queue.write_all() == []
 
 
 def test_galleries_leave_masks_out(photos):

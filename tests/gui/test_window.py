@@ -29,7 +29,7 @@ def test_try_on_runs_when_both_photos_are_set(make_window, photos, wait_result, 
     assert result.image.shape == photos.person_rgb.shape
     assert result.canvas.shape == (256, 192, 3)
     assert np.abs(result.image.astype(int) - photos.person_rgb.astype(int)).mean() > 1.0
-    shown = qimage_to_rgb(window.result_panel.compare._after)
+    shown = qimage_to_rgb(window.result_panel.compare.after().full)
     np.testing.assert_array_equal(shown, result.image)
     assert window.result_panel.compare.has_result()
     assert "try-ons/s" in window.timings_label.text()
@@ -267,12 +267,20 @@ def test_save_and_copy(make_window, photos, tmp_path, qtbot, wait_result):
     window.open_garment(photos.garments[1])
     wait_result(window)
     result = window.controller.result.outcome.result
+    # Saving runs in the background; two saves asked for at once are both written.
+    saved = []
+    window.controller.saved.connect(saved.append)
     assert window.save_result(tmp_path / "result.png")
-    np.testing.assert_array_equal(load_image(tmp_path / "result.png"), result.image)
     assert window.save_result(tmp_path / "result.jpg")
+    qtbot.waitUntil(lambda: len(saved) == 2, timeout=30_000)
+    assert saved == [tmp_path / "result.png", tmp_path / "result.jpg"]
+    np.testing.assert_array_equal(load_image(tmp_path / "result.png"), result.image)
     assert load_image(tmp_path / "result.jpg").shape == result.image.shape
-    assert not window.save_result(tmp_path / "missing-folder" / "result.png")
+    assert "Saved" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.controller.error, timeout=30_000):
+        assert window.save_result(tmp_path / "missing-folder" / "result.png")
     assert window.banner.text().startswith("Could not save the result")
+    assert "missing-folder" in window.banner.text()
 
     qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     copied = QGuiApplication.clipboard().image()
@@ -396,7 +404,7 @@ def _answer_save_dialogs(monkeypatch, answers: list[Path]) -> list[Path]:
 
 
 def test_save_proposes_the_users_pictures_never_the_application_folders(
-    make_window, photos, settings_file, tmp_path, monkeypatch, wait_result
+    make_window, photos, settings_file, tmp_path, monkeypatch, wait_result, qtbot
 ):
     from tryon_app.gui.settings import AppSettings
 
@@ -423,14 +431,18 @@ def test_save_proposes_the_users_pictures_never_the_application_folders(
     window.open_garment(photos.garments[1])
     wait_result(window)
 
-    window.choose_save_path()
+    def save_as_the_user_would() -> None:
+        with qtbot.waitSignal(window.controller.saved, timeout=30_000):
+            window.choose_save_path()
+
+    save_as_the_user_would()
     assert proposed[-1] == pictures / "person_01__shirt_1.png"
     # Saving into the application works, but that folder is not remembered.
     assert (samples / "into_the_app.png").is_file()
-    window.choose_save_path()
+    save_as_the_user_would()
     assert proposed[-1].parent == pictures
     assert (albums / "mine.png").is_file()
-    window.choose_save_path()
+    save_as_the_user_would()
     assert proposed[-1].parent == albums
     assert (albums / "again.png").is_file()
 

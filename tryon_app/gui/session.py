@@ -11,14 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tryon_app.core.errors import TryOnError
+
+if TYPE_CHECKING:
+    from tryon_app.core.framing import Box, Framing
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +169,18 @@ def unexpected_error_message(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class PersonPhoto:
-    """A person photo as read from disk: uint8 (H, W, 3) RGB."""
+    """A person photo as read from disk, and where the automatic framing puts the model's box.
+
+    Attributes:
+        path: the photo's file.
+        rgb: uint8 (H, W, 3) RGB photo.
+        framing: `choose_framing(rgb, "auto")`: the 3:4 box around the person, or the whole
+            photo (letterbox) with a note when no person was found.
+    """
 
     path: Path
     rgb: np.ndarray = field(repr=False)
+    framing: Framing
 
 
 @dataclass(frozen=True)
@@ -193,10 +205,13 @@ class GarmentPhoto:
 
 
 def load_person(path: str | Path) -> PersonPhoto:
+    """Read a person photo and find its framing (tens of milliseconds at 12 megapixels)."""
+    from tryon_app.core.framing import choose_framing
     from tryon_app.core.images import load_image
 
     path = Path(path)
-    return PersonPhoto(path, load_image(path, what="person photo"))
+    rgb = load_image(path, what="person photo")
+    return PersonPhoto(path, rgb, choose_framing(rgb, "auto"))
 
 
 def sibling_mask(path: Path) -> Path | None:
@@ -397,10 +412,16 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class TryOnRequest:
-    """One try-on: the photos as they were when it was asked for."""
+    """One try-on: the photos as they were when it was asked for, and the box the model sees.
+
+    `framing` is a box in the person photo's pixels, or one of the engine's framings ("auto",
+    ...). The window passes a box, its automatic one included: the photo's `framing` was found
+    when it was opened, and finding it again costs every try-on tens of milliseconds.
+    """
 
     person: PersonPhoto
     garment: GarmentPhoto
+    framing: Box | str = "auto"
 
 
 @dataclass(frozen=True)
@@ -461,8 +482,63 @@ class TryOnSession:
         if engine is None:
             return None
         start = time.perf_counter()
-        result = engine.try_on(request.person.rgb, request.garment.rgb, request.garment.mask)
+        result = engine.try_on(
+            request.person.rgb, request.garment.rgb, request.garment.mask, framing=request.framing
+        )
         return TryOnOutcome(request, result, (time.perf_counter() - start) * 1e3)
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """A result image to write: uint8 (H, W, 3) RGB, PNG or JPEG by the path's extension."""
+
+    path: Path
+    image: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What became of one `SaveRequest`: `message` is "" when written, else one line why not."""
+
+    path: Path
+    message: str = ""
+
+
+class SaveQueue:
+    """Results waiting to be written, in the order asked for.
+
+    A 12-megapixel PNG takes seconds to encode, so saving runs on a worker; that worker keeps only
+    the newest job per slot, so each job writes whatever is queued here by then and no save asked
+    for is ever dropped.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: deque[SaveRequest] = deque()
+        self._lock = threading.Lock()
+
+    def put(self, request: SaveRequest) -> None:
+        with self._lock:
+            self._waiting.append(request)
+
+    def write_all(self) -> list[SaveOutcome]:
+        """Write every waiting image (a job for the worker); one outcome per image."""
+        from tryon_app.core.images import save_image
+
+        outcomes = []
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    return outcomes
+                request = self._waiting.popleft()
+            try:
+                save_image(request.path, request.image)
+            except TryOnError as error:
+                outcomes.append(SaveOutcome(request.path, error.message))
+            except Exception as error:  # noqa: BLE001 - one failed file must not lose the others
+                log.exception("saving %s failed", request.path)
+                outcomes.append(SaveOutcome(request.path, unexpected_error_message(error)))
+            else:
+                outcomes.append(SaveOutcome(request.path))
 
 
 def format_timings(outcome: TryOnOutcome) -> str:

@@ -118,6 +118,7 @@ QStatusBar QLabel {{ color: {TEXT_MUTED}; padding: 0 6px; }}
 #banner[level="error"] {{ background: {ERROR_BG}; border: 1px solid {ERROR_BORDER}; }}
 #banner[level="error"] QLabel {{ color: {ERROR_TEXT}; }}
 #banner[level="info"] {{ background: {INFO_BG}; border: 1px solid {INFO_BORDER}; }}
+#banner[level="info"] QLabel {{ color: {TEXT}; }}
 #bannerClose {{ border: none; background: transparent; padding: 2px 6px; }}
 QToolTip {{ background: {TEXT}; color: white; border: none; padding: 4px 6px; }}
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tryon_app.core.errors import TryOnError
 from tryon_app.gui import style
 from tryon_app.gui.controller import (
     COMPILING,
@@ -35,7 +35,6 @@ from tryon_app.gui.controller import (
     TryOnController,
 )
 from tryon_app.gui.gallery import Gallery, ThumbnailLoader
-from tryon_app.gui.imaging import rgb_to_qimage
 from tryon_app.gui.session import (
     IMAGE_SUFFIXES,
     PRECISION_CHOICES,
@@ -46,13 +45,18 @@ from tryon_app.gui.session import (
 )
 from tryon_app.gui.settings import AppSettings, pictures_folder
 from tryon_app.gui.widgets import (
+    ZOOM_STEP,
     Banner,
     BusyIndicator,
     ComboBox,
     CompareView,
     ElidedLabel,
+    FramingView,
     ImageView,
 )
+
+if TYPE_CHECKING:
+    from tryon_app.core.framing import Box, Framing
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +127,21 @@ class PhotoPanel(QFrame):
     open_requested = Signal()
     file_chosen = Signal(Path)
 
-    def __init__(self, title: str, shortcut: str, placeholder: str, gallery: Gallery):
+    def __init__(
+        self,
+        title: str,
+        shortcut: str,
+        placeholder: str,
+        gallery: Gallery,
+        view: ImageView | None = None,
+    ):
         super().__init__()
         self.layout_ = _card_layout(self)
         header, _ = _header(title, "")
         self.open_button = _button("Open…", f"Open a photo ({shortcut})")
         header.addWidget(self.open_button)
         self.layout_.addLayout(header)
-        self.view = ImageView(placeholder)
+        self.view = view if view is not None else ImageView(placeholder)
         self.layout_.addWidget(self.view, 1)
         self.caption = ElidedLabel(" ", elide=Qt.TextElideMode.ElideMiddle)
         self.caption.setObjectName("cardHint")
@@ -145,9 +156,76 @@ class PhotoPanel(QFrame):
     def show_photo(self, path: Path, size: tuple[int, int], image, overlay=None) -> None:
         """Show a photo; `size` is its (height, width) on disk (`image` may be smaller)."""
         self.view.set_image(image, overlay)
+        self._show_caption(path, size)
+
+    def _show_caption(self, path: Path, size: tuple[int, int]) -> None:
         self.caption.setText(f"{path.name}  ·  {size[1]}×{size[0]}")
         self.caption.setToolTip(str(path))
         self.gallery.mark_current(path)
+
+
+class PersonPanel(PhotoPanel):
+    """The person card, plus the framing: the box the model sees over the photo (move it, resize
+    it) and the way back to the automatic framing.
+
+    Signals:
+        framing_edited(Box): the user moved or resized the box.
+        framing_reset(): the user asked for the automatic framing again.
+    """
+
+    framing_edited = Signal(object)
+    framing_reset = Signal()
+
+    def __init__(self, gallery: Gallery):
+        placeholder = "Drop a photo of a person here\nor click to open one (Ctrl+O)"
+        super().__init__("Person", "Ctrl+O", placeholder, gallery, FramingView(placeholder))
+        self.view.setToolTip(
+            "The box is what the model sees: drag it to move it, drag a corner to resize it, "
+            "double-click it for the automatic framing"
+        )
+        self.framing_status = ElidedLabel("")
+        self.framing_status.setObjectName("maskStatus")
+        self.auto_framing = _button(
+            "Auto", "Go back to the automatic framing (R, or double-click the box)"
+        )
+        self.auto_framing.setEnabled(False)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        row.addWidget(self.framing_status, 1)
+        row.addWidget(self.auto_framing)
+        self.layout_.insertLayout(2, row)
+        self.view.framing_edited.connect(self.framing_edited)
+        self.view.framing_reset.connect(self.framing_reset)
+        self.auto_framing.clicked.connect(self.framing_reset)
+
+    def show_person(self, person: PersonView, box: Box, automatic: bool) -> None:
+        """Show the photo with the framing `box` (`automatic`: the one found on opening it)."""
+        from tryon_app.core.framing import letterbox_box
+
+        photo = person.photo
+        height, width = photo.rgb.shape[:2]
+        self.view.set_photo(
+            person.image,
+            QSize(width, height),
+            box,
+            room=(photo.framing.box, letterbox_box(height, width)),
+        )
+        self._show_caption(photo.path, (height, width))
+        self.show_framing(box, automatic, photo.framing)
+
+    def show_framing(self, box: Box | None, automatic: bool, found: Framing) -> None:
+        self.view.set_box(box)
+        if not automatic:
+            text, how = "Framing: yours", "you set"
+        elif found.note:
+            text, how = "Framing: whole photo", "the whole photo: no person was found"
+        else:
+            text, how = "Framing: automatic", "found around the person"
+        self.framing_status.setText(text)
+        self.framing_status.setToolTip(
+            f"The model sees the box {box.w}×{box.h} at ({box.x}, {box.y}), {how}" if box else ""
+        )
+        self.auto_framing.setEnabled(not automatic)
 
 
 class GarmentPanel(PhotoPanel):
@@ -238,17 +316,46 @@ class ResultPanel(QFrame):
         self.warped = _button(
             "Warped garment", "Show the garment as the model warped it (W)", checkable=True
         )
+        # One button, "1:1" when fitted and "Fit" when zoomed: the row stays short enough for
+        # an 800-pixel window.
+        self.zoom_toggle = _button("1:1", "")
         view_row = QHBoxLayout()
         view_row.setSpacing(8)
         view_row.addWidget(self.original)
         view_row.addWidget(self.warped)
         view_row.addStretch(1)
+        view_row.addWidget(self.zoom_toggle)
         layout.addLayout(view_row)
         self.slider.valueChanged.connect(self._slider_moved)
         self.compare.split_changed.connect(self._split_moved)
         self.original.toggled.connect(self._mode_changed)
         self.warped.toggled.connect(self._mode_changed)
+        self.zoom_toggle.clicked.connect(self.toggle_zoom)
+        self.compare.zoom_changed.connect(self.sync_zoom_buttons)
         self.set_has_result(False)
+
+    def zoom_to_fit(self) -> None:
+        self.compare.fit()
+
+    def zoom_to_actual_size(self) -> None:
+        self.compare.actual_size()
+
+    def toggle_zoom(self) -> None:
+        """1:1 when the try-on is fitted, else back to fitted."""
+        if self.compare.is_fitted():
+            self.zoom_to_actual_size()
+        else:
+            self.zoom_to_fit()
+
+    def sync_zoom_buttons(self) -> None:
+        if self.compare.is_fitted():
+            self.zoom_toggle.setText("1:1")
+            self.zoom_toggle.setToolTip(
+                "One photo pixel per screen pixel (Ctrl+1); the wheel zooms, a drag pans"
+            )
+        else:
+            self.zoom_toggle.setText("Fit")
+            self.zoom_toggle.setToolTip("Show the whole try-on (Ctrl+0)")
 
     def _slider_moved(self, value: int) -> None:
         self.compare.set_split(value / 1000)
@@ -273,10 +380,20 @@ class ResultPanel(QFrame):
             mode = "compare"
         self.compare.set_mode(mode)
         self.slider.setEnabled(mode == "compare" and self.compare.has_result())
+        self.zoom_toggle.setEnabled(mode != "warped" and self.compare.has_result())
+        self.sync_zoom_buttons()
 
     def set_has_result(self, has_result: bool) -> None:
-        for widget in (self.original, self.warped, self.copy, self.save, self.slider):
+        for widget in (
+            self.original,
+            self.warped,
+            self.copy,
+            self.save,
+            self.slider,
+            self.zoom_toggle,
+        ):
             widget.setEnabled(has_result)
+        self.sync_zoom_buttons()
 
     def show_result(self, result: ResultView) -> None:
         self.compare.set_images(result.before, result.after, result.warped)
@@ -362,12 +479,7 @@ class MainWindow(QMainWindow):
         garment_gallery = Gallery(
             self.thumbnails, sample_images("garment"), self.settings.recent("garment")
         )
-        self.person_panel = PhotoPanel(
-            "Person",
-            "Ctrl+O",
-            "Drop a photo of a person here\nor click to open one (Ctrl+O)",
-            person_gallery,
-        )
+        self.person_panel = PersonPanel(person_gallery)
         self.garment_panel = GarmentPanel(garment_gallery)
         self.result_panel = ResultPanel()
         cards.addWidget(self.person_panel, 1)
@@ -458,9 +570,22 @@ class MainWindow(QMainWindow):
         self.toggle_original_action = action("Before/after", "Space", self._toggle_original)
         self.toggle_warped_action = action("Warped garment", "W", self._toggle_warped)
         self.toggle_mask_action = action("Show mask", "M", self.garment_panel.show_mask.toggle)
+        self.reset_framing_action = action("Reset framing", "R", self.controller.reset_framing)
+        self.fit_action = action("Fit", "Ctrl+0", self.result_panel.zoom_to_fit)
+        self.actual_size_action = action("1:1", "Ctrl+1", self.result_panel.zoom_to_actual_size)
+        self.zoom_in_action = action("Zoom in", QKeySequence.StandardKey.ZoomIn, self.zoom_in)
+        # Ctrl+= as well: on many keyboards "+" needs Shift.
+        self.zoom_in_action.setShortcuts([*self.zoom_in_action.shortcuts(), QKeySequence("Ctrl+=")])
+        self.zoom_out_action = action("Zoom out", QKeySequence.StandardKey.ZoomOut, self.zoom_out)
         self.rerun_action = action("Try on again", "F5", self.controller.request_try_on)
         self.dismiss_action = action("Dismiss message", "Escape", self.banner.hide)
         self.quit_action = action("Quit", QKeySequence.StandardKey.Quit, self.close)
+
+    def zoom_in(self) -> None:
+        self.result_panel.compare.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.result_panel.compare.zoom_by(1 / ZOOM_STEP)
 
     def _toggle_original(self) -> None:
         if self.result_panel.original.isEnabled():
@@ -473,6 +598,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         controller = self.controller
         controller.person_changed.connect(self._person_changed)
+        controller.framing_changed.connect(self._framing_changed)
+        controller.saved.connect(self._saved)
         controller.garment_changed.connect(self._garment_changed)
         controller.result_ready.connect(self._result_ready)
         controller.model_ready.connect(self._model_ready)
@@ -483,6 +610,8 @@ class MainWindow(QMainWindow):
         self._long_preparation.timeout.connect(self._preparation_is_long)
         self.person_panel.open_requested.connect(self.choose_person)
         self.person_panel.file_chosen.connect(self.open_person)
+        self.person_panel.framing_edited.connect(self.controller.set_framing)
+        self.person_panel.framing_reset.connect(self.controller.reset_framing)
         self.garment_panel.open_requested.connect(self.choose_garment)
         self.garment_panel.file_chosen.connect(self.open_garment)
         self.garment_panel.mask_requested.connect(self.choose_mask)
@@ -737,11 +866,28 @@ class MainWindow(QMainWindow):
         self.controller.open_mask(Path(path) if path is not None else None)
 
     def _person_changed(self, person: PersonView) -> None:
-        self.person_panel.show_photo(person.photo.path, person.photo.rgb.shape[:2], person.image)
+        controller = self.controller
+        self.person_panel.show_person(
+            person, controller.framing_box(), controller.framing_is_automatic()
+        )
         self.person_panel.gallery.set_recent(self.settings.add_recent("person", person.photo.path))
         self.person_panel.gallery.mark_current(person.photo.path)
-        self._clear_banner("person")
+        self._clear_banner("person", "framing")
+        note = person.photo.framing.note
+        if note:
+            self.show_notice(
+                "framing", f"{_sentence(note)} Drag the box on the photo to frame the person."
+            )
         self._show_what_is_happening()
+
+    def _framing_changed(self, box) -> None:
+        person = self.controller.person
+        if person is None:
+            return
+        automatic = self.controller.framing_is_automatic()
+        self.person_panel.show_framing(box, automatic, person.photo.framing)
+        if not automatic:
+            self._clear_banner("framing")
 
     def _garment_changed(self, garment: GarmentView) -> None:
         self.garment_panel.gallery.set_recent(
@@ -758,7 +904,13 @@ class MainWindow(QMainWindow):
             f"{outcome.request.person.path.stem} + {outcome.request.garment.path.stem}"
         )
         self.timings_label.setText(result.timings)
-        self._clear_banner("tryon", "person", "garment", "save", "copy")
+        self._clear_banner("tryon", "person", "garment", "save", "copy", "notes")
+        # The framing's own note was shown when the photo was opened.
+        notes = [
+            note for note in outcome.result.notes if note != outcome.request.person.framing.note
+        ]
+        if notes:
+            self.show_notice("notes", " ".join(_sentence(note) for note in notes))
 
     # ------------------------------------------------------------------ result
 
@@ -780,20 +932,19 @@ class MainWindow(QMainWindow):
         self.save_result(path)
 
     def save_result(self, path: str | Path) -> bool:
-        """Write the result image (PNG or JPEG by extension); a failure shows in the banner."""
-        from tryon_app.core.images import save_image
-
-        if self.controller.result is None:
-            return False
+        """Write the result at full resolution (PNG or JPEG by extension) in the background: a
+        12-megapixel PNG takes seconds. The status bar says when it is written, the banner why
+        not. False when there is no result to save."""
         path = Path(path)
-        try:
-            save_image(path, self.controller.result.outcome.result.image)
-        except TryOnError as error:
-            self.show_error("save", error.message)
+        if not self.controller.save_result(path):
             return False
+        # Remembered now, not once written: the next dialog may open before this one is done.
         self.settings.set_folder("save", path.parent)
-        self.statusBar().showMessage(f"Saved {path}", 6000)
         return True
+
+    def _saved(self, path: Path) -> None:
+        self._clear_banner("save")
+        self.statusBar().showMessage(f"Saved {path}", 6000)
 
     def copy_result(self) -> None:
         if self.controller.result is None:
@@ -802,7 +953,7 @@ class MainWindow(QMainWindow):
         if clipboard is None:
             self.show_error("copy", "no clipboard available")
             return
-        clipboard.setImage(rgb_to_qimage(self.controller.result.outcome.result.image))
+        clipboard.setImage(self.controller.result.after.copy_full())
         self.statusBar().showMessage("Copied the result to the clipboard", 4000)
 
     # ------------------------------------------------------------------ messages
@@ -813,10 +964,22 @@ class MainWindow(QMainWindow):
         self.banner.show_message(f"{prefix}: {message}")
         log.info("%s: %s", topic, message)
 
+    def show_notice(self, topic: str, message: str) -> None:
+        """Something the user should know that is not a failure (an information banner)."""
+        self._banner_topic = topic
+        self.banner.show_message(message, "info")
+        log.info("%s: %s", topic, message)
+
     def _clear_banner(self, *topics: str) -> None:
         if self._banner_topic in topics:
             self.banner.hide()
             self._banner_topic = ""
+
+
+def _sentence(note: str) -> str:
+    """A one-line note from the core ("no person found…") as a sentence."""
+    note = note.strip()
+    return note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")
 
 
 def _default_search_dirs() -> list[Path]:
