@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from optimization.archs.pfafn import build_models
+from optimization.archs.tryon import build_models
 from optimization.export import export_artifact
 from optimization.prune import PruneRecipe, prune_model
 from optimization.quantize import load_calibration

@@ -167,7 +167,7 @@ def main() -> int:
         )
 
     # The warped correlation: a smooth flow around the identity grid, as PF-AFN's levels see.
-    from optimization.archs.pfafn import warp
+    from optimization.archs.afwm import warp
 
     rng = np.random.default_rng(1)
     height, width = FINEST[2:]

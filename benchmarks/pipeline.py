@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from optimization.archs.pfafn import GenWidths, WarpWidths, build_models, tryon_forward
+from optimization.archs.tryon import build_models, tryon_forward
+from optimization.archs.widths import GenWidths, WarpWidths
 from optimization.export import export_artifact
 from tryon_app.core.artifact import load_artifact
 from tryon_app.core.bench import sample_model_inputs, time_pipeline

@@ -28,9 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from optimization.archs.pfafn import AFWM, ResUnetGenerator
+from optimization.archs.afwm import AFWM
+from optimization.archs.generator import ResUnetGenerator
+from optimization.archs.tryon import TorchTryOn
 from optimization.checkpoints import load_models, load_network, save_checkpoint
-from optimization.distill import DistillRecipe, TorchTryOn, distill, feature_layers
+from optimization.distill import DistillRecipe, distill, feature_layers
 from optimization.prune import PruneRecipe, measure_widths, prune_model
 
 log = logging.getLogger(__name__)

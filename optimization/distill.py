@@ -27,7 +27,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from optimization.archs.pfafn import AFWM, ResidualBlock, ResUnetGenerator, tryon_forward
+from optimization.archs.afwm import AFWM
+from optimization.archs.generator import ResidualBlock
 from optimization.metrics import ssim
 
 log = logging.getLogger(__name__)
@@ -86,17 +87,6 @@ class DistillRecipe:
     def __post_init__(self) -> None:
         if not self.train or not set(self.train) <= set(NETWORKS):
             raise ValueError(f"train must name networks from {NETWORKS}, got {self.train}")
-
-
-class TorchTryOn(nn.Module):
-    """`tryon_forward` of a (warp, gen) pair as a module: the float student or the teacher."""
-
-    def __init__(self, warp_model: AFWM, gen_model: ResUnetGenerator):
-        super().__init__()
-        self.warp_model, self.gen_model = warp_model, gen_model
-
-    def forward(self, person, clothes, edge) -> dict[str, torch.Tensor]:
-        return tryon_forward(self.warp_model, self.gen_model, person, clothes, edge)
 
 
 def feature_layers(model: nn.Module) -> list[nn.Module]:

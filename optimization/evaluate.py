@@ -14,7 +14,9 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from optimization.archs.pfafn import AFWM, ResUnetGenerator, tryon_forward
+from optimization.archs.afwm import AFWM
+from optimization.archs.generator import ResUnetGenerator
+from optimization.archs.tryon import tryon_forward
 from optimization.metrics import mask_iou, psnr, ssim
 
 

@@ -22,15 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from optimization.archs.pfafn import (
-    AFWM,
-    ResUnetGenerator,
-    measure_gen_widths,
-    measure_warp_widths,
-    render_tryon,
-    tryon_forward,
-    warp,
-)
+from optimization.archs.afwm import AFWM, measure_warp_widths, warp
+from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
+from optimization.archs.tryon import TorchTryOn, render_tryon
 from tryon_app.core.artifact import (
     FUSED_GRAPH,
     FUSED_TENSORS,
@@ -201,20 +195,11 @@ class FusedGraph(nn.Module):
 
     @classmethod
     def from_models(cls, warp_model: AFWM, gen_model: ResUnetGenerator) -> FusedGraph:
-        return cls(_TorchTryOn(warp_model, gen_model))
+        return cls(TorchTryOn(warp_model, gen_model))
 
     def forward(self, person, clothes, edge):
         out = self.body(person, clothes, edge)
         return tuple(out[name] for name in FUSED_TENSORS.outputs)
-
-
-class _TorchTryOn(nn.Module):
-    def __init__(self, warp_model: AFWM, gen_model: ResUnetGenerator):
-        super().__init__()
-        self.warp_model, self.gen_model = warp_model, gen_model
-
-    def forward(self, person, clothes, edge):
-        return tryon_forward(self.warp_model, self.gen_model, person, clothes, edge)
 
 
 @dataclass(frozen=True)

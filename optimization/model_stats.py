@@ -11,14 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from optimization.archs.afwm import AFWM
 from optimization.archs.correlation import Correlation
-from optimization.archs.pfafn import (
-    AFWM,
-    GEN_INPUT_CHANNELS,
-    GenWidths,
-    ResUnetGenerator,
-    WarpWidths,
-)
+from optimization.archs.generator import GEN_INPUT_CHANNELS, ResUnetGenerator
+from optimization.archs.widths import GenWidths, WarpWidths
 from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH
 
 MEGABYTE = 1e6

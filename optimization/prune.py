@@ -30,15 +30,10 @@ import torch_pruning as tp
 from torch import nn
 
 import optimization.archs.correlation as correlation_module
+from optimization.archs.afwm import AFWM, measure_warp_widths
 from optimization.archs.correlation import Correlation
-from optimization.archs.pfafn import (
-    AFWM,
-    GenWidths,
-    ResUnetGenerator,
-    WarpWidths,
-    measure_gen_widths,
-    measure_warp_widths,
-)
+from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
+from optimization.archs.widths import GenWidths, WarpWidths
 
 log = logging.getLogger(__name__)
 

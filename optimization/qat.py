@@ -30,7 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths
+from optimization.archs.afwm import AFWM
+from optimization.archs.generator import ResUnetGenerator
+from optimization.archs.widths import GenWidths, WarpWidths
 from optimization.export import SplitTryOn
 from tryon_app.core.artifact import (
     GRAPH_ROLES,

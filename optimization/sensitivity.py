@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from optimization.archs.pfafn import AFWM, ResUnetGenerator, tryon_forward
+from optimization.archs.afwm import AFWM
+from optimization.archs.generator import ResUnetGenerator
+from optimization.archs.tryon import tryon_forward
 from optimization.metrics import ssim
 from optimization.model_stats import ComputeStats, gen_compute, warp_compute
 from optimization.prune import TRACE_SIZE, PruneRecipe, example_inputs, prunable_groups, prune_model

@@ -21,15 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from optimization.archs.pfafn import (
-    AFWM,
-    GenWidths,
-    ResUnetGenerator,
-    WarpWidths,
-    measure_gen_widths,
-    measure_warp_widths,
-    tryon_forward,
-)
+from optimization.archs.afwm import AFWM, measure_warp_widths
+from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
+from optimization.archs.tryon import tryon_forward
+from optimization.archs.widths import GenWidths, WarpWidths
 from optimization.checkpoints import read_checkpoint, save_checkpoint
 from optimization.metrics import mask_iou, ssim
 

@@ -12,7 +12,8 @@ TINY_HEIGHT, TINY_WIDTH = 96, 64
 def tiny_torch_models():
     """Freshly initialised tiny (AFWM, ResUnetGenerator) in eval mode, seeded."""
     torch = pytest.importorskip("torch")
-    from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths
+    from optimization.archs.tryon import build_models
+    from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths
 
     torch.manual_seed(0)
     return build_models(tiny_warp_widths(), tiny_gen_widths())

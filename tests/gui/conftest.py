@@ -51,7 +51,8 @@ def isolated_user_folders(tmp_path_factory):
 def tiny_artifact(tmp_path_factory) -> Path:
     """A tiny PF-AFN exported through the real export path (torch is used only here)."""
     torch = pytest.importorskip("torch")
-    from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths
+    from optimization.archs.tryon import build_models
+    from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths
     from optimization.export import export_artifact
 
     torch.manual_seed(0)

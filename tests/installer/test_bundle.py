@@ -56,7 +56,8 @@ def _tiny_models(folder: Path) -> Path:
     torch = pytest.importorskip(
         "torch", reason="no models/default to bundle, and no torch to make one"
     )
-    from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths
+    from optimization.archs.tryon import build_models
+    from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths
     from optimization.export import export_artifact
 
     torch.manual_seed(0)

@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("nncf")
 pytest.importorskip("torch_pruning")
 
-from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths  # noqa: E402
+from optimization.archs.tryon import build_models  # noqa: E402
+from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths  # noqa: E402
 from optimization.checkpoints import load_network, save_checkpoint  # noqa: E402
 from optimization.cli import main as optimize  # noqa: E402
 from optimization.data.synthetic import write_dataset  # noqa: E402

@@ -28,7 +28,8 @@ def synthetic_pairs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_folder(tiny_models, tiny_artifact, tmp_path_factory):
     """RUN/artifacts/teacher-fp32 (the shared tiny artifact) and a perturbed fp16 student."""
-    from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths
+    from optimization.archs.tryon import build_models
+    from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths
     from optimization.export import export_artifact
 
     run = tmp_path_factory.mktemp("run")

@@ -84,7 +84,7 @@ def test_ship_records_provenance_and_quality(tiny_artifact, tmp_path):
 def test_teacher_stored_in_half_precision_loads_back_close_to_the_original(tiny_models, tmp_path):
     import torch
 
-    from optimization.archs.pfafn import tryon_forward
+    from optimization.archs.tryon import tryon_forward
     from optimization.checkpoints import load_models, save_checkpoint
     from optimization.export import sample_inputs
     from optimization.prune import measure_widths

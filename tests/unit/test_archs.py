@@ -11,22 +11,12 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from optimization.archs.afwm import AFWM, apply_offset, measure_warp_widths, warp  # noqa: E402
 from optimization.archs.correlation import correlation  # noqa: E402
-from optimization.archs.pfafn import (  # noqa: E402
-    AFWM,
-    GenWidths,
-    ResUnetGenerator,
-    WarpWidths,
-    apply_offset,
-    build_models,
-    load_official,
-    measure_gen_widths,
-    measure_warp_widths,
-    tiny_gen_widths,
-    tiny_warp_widths,
-    tryon_forward,
-    warp,
-)
+from optimization.archs.generator import ResUnetGenerator, measure_gen_widths  # noqa: E402
+from optimization.archs.tryon import build_models, tryon_forward  # noqa: E402
+from optimization.archs.widths import GenWidths, WarpWidths, tiny_gen_widths, tiny_warp_widths  # noqa: E402
+from optimization.checkpoints import load_official  # noqa: E402
 
 pytestmark = pytest.mark.optimize
 

@@ -10,8 +10,9 @@ import pytest
 pytestmark = pytest.mark.optimize
 torch = pytest.importorskip("torch")
 
-from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths  # noqa: E402
-from optimization.distill import SSIM_TERMS, Distiller, TorchTryOn  # noqa: E402
+from optimization.archs.tryon import TorchTryOn, build_models  # noqa: E402
+from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths  # noqa: E402
+from optimization.distill import SSIM_TERMS, Distiller  # noqa: E402
 
 
 @pytest.fixture

@@ -422,8 +422,8 @@ def test_matches_torch_twin(numba_backend, shape, warped):
     """Warped: PF-AFN's convention, grid_sample bilinear, border, align_corners=True, then the
     correlation."""
     torch = pytest.importorskip("torch")
+    from optimization.archs.afwm import warp
     from optimization.archs.correlation import correlation as torch_correlation
-    from optimization.archs.pfafn import warp
 
     first, second = random_pair(shape, seed=4)
     flow = random_flow(shape[0], shape[2], shape[3], seed=14) if warped else None

@@ -9,13 +9,8 @@ import pytest
 pytestmark = pytest.mark.optimize
 torch = pytest.importorskip("torch")
 
-from optimization.archs.pfafn import (  # noqa: E402
-    GenWidths,
-    WarpWidths,
-    build_models,
-    tiny_gen_widths,
-    tiny_warp_widths,
-)
+from optimization.archs.tryon import build_models  # noqa: E402
+from optimization.archs.widths import GenWidths, WarpWidths, tiny_gen_widths, tiny_warp_widths  # noqa: E402
 from optimization.model_stats import (  # noqa: E402
     artifact_stats,
     count_macs,

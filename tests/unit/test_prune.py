@@ -8,7 +8,9 @@ pytestmark = pytest.mark.optimize
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch_pruning")
 
-from optimization.archs.pfafn import AFWM, GenWidths, ResUnetGenerator, WarpWidths  # noqa: E402
+from optimization.archs.afwm import AFWM  # noqa: E402
+from optimization.archs.generator import ResUnetGenerator  # noqa: E402
+from optimization.archs.widths import GenWidths, WarpWidths  # noqa: E402
 from optimization.prune import (  # noqa: E402
     PruneRecipe,
     example_inputs,

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.optimize
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch_pruning")
 
-from optimization.archs.pfafn import build_models, tiny_gen_widths, tiny_warp_widths  # noqa: E402
+from optimization.archs.tryon import build_models  # noqa: E402
+from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths  # noqa: E402
 from optimization.model_stats import gen_compute  # noqa: E402
 from optimization.sensitivity import (  # noqa: E402
     allocate_ratios,
