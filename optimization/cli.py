@@ -53,7 +53,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
 def _cmd_samples(args: argparse.Namespace) -> None:
     from optimization.data.synthetic import write_samples
 
-    written = write_samples(Path(args.out), args.n, args.seed)
+    written = write_samples(Path(args.out), args.n, args.seed, args.style, args.size, args.scene)
     print(f"wrote {len(written)} sample photos under {args.out}")
 
 
@@ -248,11 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
         "samples",
         help="write sample person and garment photos (the app's assets/) with the generator",
         description="Write OUT/persons/person_NN.jpg and OUT/garments/garment_NN.jpg from the "
-        "synthetic generator. The shipped samples: optimize samples --out assets --n 8 --seed 5",
+        "synthetic generator. The shipped samples: optimize samples --out assets --n 8 --seed 5 "
+        "--style realistic --size 1280x960 --scene full-body",
     )
     samples.add_argument("--out", required=True, help="folder (e.g. assets)")
     samples.add_argument("--n", type=int, default=8, help="persons and garments each (default 8)")
     samples.add_argument("--seed", type=int, default=5, help="random seed (default 5)")
+    samples.add_argument(
+        "--style", choices=("flat", "realistic"), default="flat", help="as for synth (default flat)"
+    )
+    samples.add_argument(
+        "--size", type=_size, default=(256, 192), metavar="HxW", help="as for synth"
+    )
+    samples.add_argument(
+        "--scene", choices=("viton", "full-body", "offset"), default="viton", help="as for synth"
+    )
     samples.set_defaults(handler=_cmd_samples)
 
     train = commands.add_parser(

@@ -447,12 +447,20 @@ def _one_line_per_pair(document: dict) -> str:
     return head + ',\n "pairs": [\n  ' + ",\n  ".join(lines) + "\n ]\n}"
 
 
-def write_samples(out: Path, n: int, seed: int) -> list[Path]:
+def write_samples(
+    out: Path,
+    n: int,
+    seed: int,
+    style: str = "flat",
+    size: tuple[int, int] = VITON_SIZE,
+    scene: str = "viton",
+) -> list[Path]:
     """Write the app's sample photos: `persons/person_NN.jpg` and `garments/garment_NN.jpg`.
 
-    Person `NN` and garment `NN` come from pair `NN - 1` of the dataset `seed`, so each person
-    wears another garment than the sample of the same number. Existing samples are replaced;
-    nothing else in `out` is touched.
+    Person `NN` and garment `NN` come from pair `NN - 1` of the dataset `seed` (drawn in `style`,
+    `size` and `scene` as `render_pair` draws them), so each person wears another garment than
+    the sample of the same number. Existing samples are replaced; nothing else in `out` is
+    touched.
 
     Returns:
         The written files.
@@ -461,7 +469,7 @@ def write_samples(out: Path, n: int, seed: int) -> list[Path]:
         raise ValueError(f"number of samples must be positive, got {n}")
     written = []
     for index in range(n):
-        pair = render_pair(int(seed), index)
+        pair = render_pair(int(seed), index, style, size, scene)
         for folder, stem, key in (
             ("persons", "person", "person"),
             ("garments", "garment", "cloth"),
