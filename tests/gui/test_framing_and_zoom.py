@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QWheelEvent
 
 from tryon_app.core.bench import sample_person_photo
@@ -335,10 +334,13 @@ def test_compare_at_1_to_1_shows_the_full_resolution_pixels(noise_panel, qtbot):
     assert compare.split() == pytest.approx(0.5 + 100 / visible.width(), abs=0.01)
 
 
-def test_painting_a_12_megapixel_result_stays_fast(qtbot):
-    """A phone photo's try-on: no paint converts or rescales the whole photo."""
+def test_painting_a_12_megapixel_result_touches_only_what_the_view_shows(qtbot, monkeypatch):
+    """A phone photo's try-on: no paint converts or rescales the whole photo (what that costs is
+    measured by benchmarks/gui_paint.py, not here: these machines are shared)."""
+    from PySide6.QtGui import QPainter
+
     from tryon_app.gui.app import create_application
-    from tryon_app.gui.widgets import ZOOM_SETTLE_MS, CompareView
+    from tryon_app.gui.widgets import CompareView
 
     create_application()
     rng = np.random.default_rng(1)
@@ -351,50 +353,34 @@ def test_painting_a_12_megapixel_result_stays_fast(qtbot):
     view.show()
     qtbot.waitExposed(view)
     canvas = QImage(view.size(), QImage.Format.Format_ARGB32_Premultiplied)
-    timings: dict[str, list[float]] = {}
-    stage = ["first"]
+    rescaled, drawn = [], []
+    scaled, draw_image = QImage.scaled, QPainter.drawImage
 
-    def timed_paint(event) -> None:
-        start = time.perf_counter()
-        CompareView.paintEvent(view, event)
-        timings.setdefault(stage[0], []).append((time.perf_counter() - start) * 1e3)
+    def spy_scaled(image, *args):
+        rescaled.append(image.width() * image.height())
+        return scaled(image, *args)
 
-    view.paintEvent = timed_paint
+    def spy_draw(painter, *args):
+        images = [a for a in args if isinstance(a, QImage)]
+        rects = [a for a in args if isinstance(a, QRectF)]
+        if images and len(rects) == 2:  # (target, image, source rectangle)
+            drawn.append(rects[1].width() * rects[1].height())
+        return draw_image(painter, *args)
 
-    def paint(now: str) -> None:
-        stage[0] = now
-        view.render(canvas)
-
-    paint("warm-up")  # fonts and the like, once per run
-    # A new try-on of the photo: its fitted copy is made once, then reused by every paint.
+    monkeypatch.setattr(QImage, "scaled", spy_scaled)
+    monkeypatch.setattr(QPainter, "drawImage", spy_draw)
+    photo_pixels = 3024 * 4032
     view.set_images(Picture.from_rgb(photo[:, ::-1].copy()), Picture.from_rgb(photo))
-    paint("new result")
-    for _ in range(5):
-        paint("fit")
-    centre = view.visible_rect().center()
-    for _ in range(12):  # from fit to 4 screen pixels per photo pixel and beyond
-        _wheel(view, centre, 1)
-        paint("wheel")
-    # Once the wheel rests, the zoom is drawn at its best: one smooth rescale of the display copy.
-    view.fit()
-    view.zoom_by(1.25**3)
-    paint("wheel")
-    stage[0] = "settled"
-    qtbot.waitUntil(lambda: "settled" in timings, timeout=5_000)
-    assert ZOOM_SETTLE_MS <= 1000
-    view.actual_size()
+    for _ in range(5):  # a new result, fitted: its display copy is scaled once, then reused
+        view.render(canvas)
+    assert 1 <= len(rescaled) <= 2 and max(rescaled) < photo_pixels
+    rescaled.clear()
+    view.actual_size()  # 1:1, then panning: only the part in view is sampled, never all of it
     for _ in range(10):
         view.pan_by(QPointF(37, 23))
-        paint("pan")
-    del timings["warm-up"]
-    medians = {name: float(np.median(values)) for name, values in timings.items()}
-    worst = {name: float(np.max(values)) for name, values in timings.items()}
-    print(f"paint ms at 3024x4032: median {medians}, worst {worst}")
-    # Generous bounds for shared CI cores (here: medians of 1-12 ms); converting the 12-megapixel
-    # photo to a QImage alone takes ~50 ms, rescaling it whole over 100 ms.
-    assert max(medians.values()) < 25, medians
-    assert max(worst.values()) < 100, worst
-    assert max(timings["wheel"]) < 60, timings["wheel"]
+        view.render(canvas)
+    assert drawn and max(drawn) <= 2 * 900 * 1000
+    assert all(pixels < photo_pixels for pixels in rescaled)
 
 
 def test_a_large_result_keeps_its_resolution_in_the_window(

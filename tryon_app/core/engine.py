@@ -140,7 +140,7 @@ class TryOnEngine:
         cloth_rgb: np.ndarray,
         mask: np.ndarray | None = None,
         *,
-        framing: str | Box = "auto",
+        framing: str | Box | Framing = "auto",
         resolution: str = "full",
     ) -> TryOnResult:
         """Try `cloth_rgb` on `person_rgb`.
@@ -148,7 +148,8 @@ class TryOnEngine:
         Args:
             person_rgb, cloth_rgb: uint8 (H, W, 3) photos of any size.
             mask: the garment's mask at the garment photo's size (computed when None).
-            framing: "auto", "letterbox", "crop" or a `Box` (see `framing.choose_framing`).
+            framing: "auto", "letterbox", "crop" or a `Box` (see `framing.choose_framing`), or a
+                `Framing` already chosen for this photo (an app that showed it keeps it).
             resolution: "full" (the photo's own size, only the changed region from the model)
                 or "model" (the model's result scaled into the framing box).
         """
@@ -156,7 +157,7 @@ class TryOnEngine:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {resolution!r}")
         clock = time.perf_counter
         start = clock()
-        chosen = choose_framing(person_rgb, framing)
+        chosen = framing if isinstance(framing, Framing) else choose_framing(person_rgb, framing)
         person_canvas = cut_to_canvas(person_rgb, chosen.box, _pad_colour(person_rgb, chosen.box))
         framing_ms = (clock() - start) * 1e3
         cloth_canvas, cloth_mask, garment = _garment_on_canvas(cloth_rgb, mask)

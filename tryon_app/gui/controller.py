@@ -245,7 +245,10 @@ class TryOnController(QObject):
         """Queue a try-on of the current photos (replacing any that has not started yet)."""
         if self.person is None or self.garment is None:
             return
-        request = TryOnRequest(self.person.photo, self.garment.photo, self.framing_box())
+        # The automatic framing found when the photo was opened goes as it is (with how it was
+        # chosen and its note); a box the user set goes as a box.
+        framing = self._framing if self._framing is not None else self.person.photo.framing
+        request = TryOnRequest(self.person.photo, self.garment.photo, framing)
         before = self.person.picture
         session = self._session
         self._submit(

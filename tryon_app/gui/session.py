@@ -414,14 +414,14 @@ class ModelInfo:
 class TryOnRequest:
     """One try-on: the photos as they were when it was asked for, and the box the model sees.
 
-    `framing` is a box in the person photo's pixels, or one of the engine's framings ("auto",
-    ...). The window passes a box, its automatic one included: the photo's `framing` was found
-    when it was opened, and finding it again costs every try-on tens of milliseconds.
+    `framing` is anything `TryOnEngine.try_on` takes: the window passes the photo's automatic
+    `Framing` (found when it was opened; finding it again costs every try-on tens of
+    milliseconds) or the box the user set.
     """
 
     person: PersonPhoto
     garment: GarmentPhoto
-    framing: Box | str = "auto"
+    framing: Framing | Box | str = "auto"
 
 
 @dataclass(frozen=True)
