@@ -285,7 +285,7 @@ def qat_stage(
     from torch.utils.data import DataLoader
 
     from optimization.data.viton import VitonPairs
-    from optimization.export import SplitTryOn
+    from optimization.graphs import SplitTryOn
     from optimization.qat import graph_network, quantize_split, save_qat
 
     if recipe.distill is None:

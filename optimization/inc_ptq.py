@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from optimization.export import GraphSpec
+    from optimization.graphs import GraphSpec
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def quantize_graph_inc(spec: GraphSpec, inputs: list[tuple]):
 
     Args:
         spec: the graph (torch module, example inputs, tensor names), as
-            `optimization.export.graph_specs` gives it.
+            `optimization.graphs.graph_specs` gives it.
         inputs: the graph's recorded calibration inputs, numpy tuples
             (`optimization.quantize.calibration_inputs`).
 

@@ -1,7 +1,7 @@
 """Quantization-aware training (NNCF) of the split graphs the app runs.
 
 The app runs PF-AFN as separate graphs with the cost volume computed between them, so QAT
-quantizes exactly those graphs (``SplitTryOn`` in ``optimization/export.py``): each is
+quantizes exactly those graphs (``SplitTryOn`` in ``optimization/graphs.py``): each is
 calibrated by ``nncf.quantize`` on the inputs it really receives, then they are fine-tuned
 together, chained through the torch correlation, with the distillation loss against the float
 teacher. Exported, each graph's fake-quantize layers become OpenVINO FakeQuantize ops (INT8
@@ -33,7 +33,7 @@ from torch import nn
 from optimization.archs.afwm import AFWM
 from optimization.archs.generator import ResUnetGenerator
 from optimization.archs.widths import GenWidths, WarpWidths
-from optimization.export import SplitTryOn
+from optimization.graphs import SplitTryOn, record_graph_inputs
 from tryon_app.core.artifact import (
     GRAPH_ROLES,
     SPLIT_FEATURES_GRAPH,
@@ -80,18 +80,6 @@ def _ignored_scope():
     import nncf
 
     return nncf.IgnoredScope(patterns=list(FLOAT_PATTERNS), validate=False)
-
-
-def record_graph_inputs(
-    split: SplitTryOn, samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
-) -> dict[str, list[tuple[torch.Tensor, ...]]]:
-    """The inputs every split graph receives on (person, clothes, edge) samples."""
-    recorded: dict[str, list[tuple[torch.Tensor, ...]]] = {}
-    split.eval()
-    with torch.no_grad():
-        for person, clothes, edge in samples:
-            split(person, clothes, edge, record=recorded)
-    return recorded
 
 
 def quantize_split(

@@ -13,12 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
+from optimization.graphs import record_graph_inputs
 from tryon_app.core.artifact import FUSED_GRAPH
 
 if TYPE_CHECKING:
-    from optimization.export import GraphSpec, SplitTryOn
+    import torch
+
+    from optimization.graphs import GraphSpec, SplitTryOn
 
 log = logging.getLogger(__name__)
 CALIBRATION_SEED = 900_001  # never used for training data
@@ -49,11 +50,8 @@ def calibration_inputs(split: SplitTryOn, calibration) -> dict[str, list[tuple]]
     """For every graph of both layouts, the numpy input tuples it receives on `calibration`."""
     if not calibration:
         raise ValueError("int8 export needs calibration samples")
-    recorded: dict[str, list[tuple]] = {FUSED_GRAPH: []}
-    with torch.no_grad():
-        for person, clothes, edge in calibration:
-            split(person, clothes, edge, record=recorded)
-            recorded[FUSED_GRAPH].append((person, clothes, edge))
+    recorded = record_graph_inputs(split, calibration)
+    recorded[FUSED_GRAPH] = [tuple(sample) for sample in calibration]
     return {
         path: [tuple(t.numpy() for t in item) for item in items] for path, items in recorded.items()
     }

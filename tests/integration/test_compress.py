@@ -190,7 +190,7 @@ def test_distillation_runs_under_torchrun_with_two_processes(teacher_and_data, t
 def _prune_both_then_qat(root, run, *qat_options):
     """Prune both tiny networks at 0.5, run `optimize qat` with `qat_options` (one epoch on two
     calibration pairs); return the QAT split graphs and the float student's split graphs."""
-    from optimization.export import SplitTryOn
+    from optimization.graphs import SplitTryOn
     from optimization.qat import load_qat
 
     common = ["--out", str(run), *_teacher_args(root), "--data", str(root / "data")]

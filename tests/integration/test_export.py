@@ -9,7 +9,8 @@ pytestmark = pytest.mark.optimize
 torch = pytest.importorskip("torch")
 
 from optimization.archs.tryon import tryon_forward  # noqa: E402
-from optimization.export import export_artifact, sample_inputs  # noqa: E402
+from optimization.export import export_artifact  # noqa: E402
+from optimization.graphs import sample_inputs  # noqa: E402
 from tryon_app.core.artifact import load_artifact  # noqa: E402
 from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline  # noqa: E402
 

@@ -9,7 +9,8 @@ pytestmark = pytest.mark.optimize
 torch = pytest.importorskip("torch")
 
 from optimization import inc_ptq  # noqa: E402
-from optimization.export import FusedGraph, SplitTryOn, convert, graph_specs  # noqa: E402
+from optimization.export import convert  # noqa: E402
+from optimization.graphs import FusedGraph, SplitTryOn, graph_specs  # noqa: E402
 
 
 @pytest.fixture(scope="module")

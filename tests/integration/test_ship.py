@@ -86,7 +86,7 @@ def test_teacher_stored_in_half_precision_loads_back_close_to_the_original(tiny_
 
     from optimization.archs.tryon import tryon_forward
     from optimization.checkpoints import load_models, save_checkpoint
-    from optimization.export import sample_inputs
+    from optimization.graphs import sample_inputs
     from optimization.prune import measure_widths
     from optimization.ship import ship_teacher
 
