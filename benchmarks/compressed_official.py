@@ -20,6 +20,7 @@ import torch
 
 from optimization.archs.tryon import build_models
 from optimization.export import export_artifact
+from optimization.model_stats import count_parameters
 from optimization.prune import PruneRecipe, prune_model
 from optimization.quantize import load_calibration
 from tryon_app.core.artifact import load_artifact
@@ -58,7 +59,7 @@ def main() -> None:
     export("official-int8", precision="int8", calibration=calibration)
     prune_model(warp_model, PruneRecipe(ratio=args.cwm))
     prune_model(gen_model, PruneRecipe(ratio=args.igm))
-    parameters = sum(p.numel() for m in (warp_model, gen_model) for p in m.parameters())
+    parameters = count_parameters(warp_model) + count_parameters(gen_model)
     export("pruned-fp32", precision="fp32")
     export("pruned-int8", precision="int8", calibration=calibration)
     print(

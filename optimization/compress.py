@@ -33,6 +33,7 @@ from optimization.archs.generator import ResUnetGenerator
 from optimization.archs.tryon import TorchTryOn
 from optimization.checkpoints import load_models, load_network, save_checkpoint
 from optimization.distill import DistillRecipe, distill, feature_layers
+from optimization.model_stats import count_parameters
 from optimization.prune import PruneRecipe, measure_widths, prune_model
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,6 @@ TEACHER_DIR = Path(__file__).resolve().parents[1] / "models" / "teacher"
 def default_teacher() -> tuple[Path, Path]:
     """The shipped teacher checkpoints (our trained default model before compression)."""
     return TEACHER_DIR / "warp.pth", TEACHER_DIR / "gen.pth"
-
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,7 @@ def prune_stage(
                 f"the sensitivity analysis is of the {sensitivity.get('kind')} network, not {network}"
             )
         recipe = replace(recipe, group_ratios=allocate_ratios(sensitivity, recipe.ratio))
-    before = parameter_count(model)
+    before = count_parameters(model)
     loss_fn = (
         _taylor_loss(run, network, warp_model, gen_model, data)
         if recipe.importance == "taylor"
@@ -196,7 +193,7 @@ def prune_stage(
         "module": module,
         "recipe": asdict(recipe),
         "parameters_before": before,
-        "parameters_after": parameter_count(model),
+        "parameters_after": count_parameters(model),
         "widths": widths.to_dict(),
     }
     run.write_stage(f"prune_{module}", record)

@@ -48,21 +48,6 @@ def isolated_user_folders(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_artifact(tmp_path_factory) -> Path:
-    """A tiny PF-AFN exported through the real export path (torch is used only here)."""
-    torch = pytest.importorskip("torch")
-    from optimization.archs.tryon import build_models
-    from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths
-    from optimization.export import export_artifact
-
-    torch.manual_seed(0)
-    warp_model, gen_model = build_models(tiny_warp_widths(), tiny_gen_widths())
-    return export_artifact(
-        warp_model, gen_model, tmp_path_factory.mktemp("models") / "tiny", precision="fp32"
-    )
-
-
-@pytest.fixture(scope="session")
 def damaged_artifact(tiny_artifact, tmp_path_factory) -> Path:
     """A copy of the tiny artifact with one weights file altered after its hash was recorded."""
     copy = tmp_path_factory.mktemp("damaged") / "damaged"

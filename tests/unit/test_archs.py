@@ -17,6 +17,7 @@ from optimization.archs.generator import ResUnetGenerator, measure_gen_widths  #
 from optimization.archs.tryon import build_models, tryon_forward  # noqa: E402
 from optimization.archs.widths import GenWidths, WarpWidths, tiny_gen_widths, tiny_warp_widths  # noqa: E402
 from optimization.checkpoints import load_official  # noqa: E402
+from optimization.model_stats import count_parameters  # noqa: E402
 
 pytestmark = pytest.mark.optimize
 
@@ -66,10 +67,6 @@ def _our_keys(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...], str]]:
     ]
 
 
-def _parameter_count(module: torch.nn.Module) -> int:
-    return sum(parameter.numel() for parameter in module.parameters())
-
-
 @pytest.fixture(scope="module")
 def official_width_models():
     return build_models()
@@ -80,10 +77,10 @@ def official_width_models():
 
 def test_official_parameter_counts(official_width_models):
     warp_model, gen_model = official_width_models
-    assert _parameter_count(warp_model) == OFFICIAL_WARP_PARAMETERS
+    assert count_parameters(warp_model) == OFFICIAL_WARP_PARAMETERS
     for part, count in OFFICIAL_WARP_PARTS.items():
-        assert _parameter_count(getattr(warp_model, part)) == count, part
-    assert _parameter_count(gen_model) == OFFICIAL_GEN_PARAMETERS
+        assert count_parameters(getattr(warp_model, part)) == count, part
+    assert count_parameters(gen_model) == OFFICIAL_GEN_PARAMETERS
     assert len(warp_model.state_dict()) == 420 and len(gen_model.state_dict()) == 261
 
 

@@ -11,6 +11,7 @@ pytest.importorskip("torch_pruning")
 from optimization.archs.afwm import AFWM  # noqa: E402
 from optimization.archs.generator import ResUnetGenerator  # noqa: E402
 from optimization.archs.widths import GenWidths, WarpWidths  # noqa: E402
+from optimization.model_stats import count_parameters  # noqa: E402
 from optimization.prune import (  # noqa: E402
     PruneRecipe,
     example_inputs,
@@ -24,10 +25,6 @@ from optimization.prune import (  # noqa: E402
 # An eighth of the official widths: every group is wide enough to prune at round_to=8.
 WARP_WIDTHS = WarpWidths().scaled(0.125)
 GEN_WIDTHS = GenWidths().scaled(0.125)
-
-
-def _parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.fixture
@@ -100,9 +97,9 @@ def test_widths_rebuild_the_pruned_network_exactly(kind, warp_model, gen_model):
 
 @pytest.mark.parametrize("ratio", [0.25, 0.4])
 def test_parameters_shrink_about_quadratically(ratio, gen_model):
-    before = _parameters(gen_model)
+    before = count_parameters(gen_model)
     prune_model(gen_model, PruneRecipe(ratio=ratio), inputs=example_inputs(gen_model, 64, 64))
-    remaining = _parameters(gen_model) / before
+    remaining = count_parameters(gen_model) / before
     assert remaining == pytest.approx((1 - ratio) ** 2, abs=0.08)
 
 
@@ -193,4 +190,4 @@ def test_taylor_importance_uses_the_loss_gradients(gen_model):
         gen_model, PruneRecipe(ratio=0.25, importance="taylor"), inputs=inputs, loss_fn=loss_fn
     )
     assert len(losses) == 1
-    assert _parameters(gen_model) < _parameters(ResUnetGenerator(GEN_WIDTHS))
+    assert count_parameters(gen_model) < count_parameters(ResUnetGenerator(GEN_WIDTHS))
