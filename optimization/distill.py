@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +27,17 @@ from torch import nn
 
 from optimization.archs.afwm import AFWM
 from optimization.archs.generator import ResidualBlock
+from optimization.checkpoints import save_atomically
 from optimization.metrics import ssim
+from optimization.training import (
+    Deadline,
+    EpochMeans,
+    bf16_autocast,
+    cosine_schedule,
+    flow_in_pixels,
+    optimizer_step,
+    training_losses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +171,9 @@ class Distiller(nn.Module):
         out = {name: value.float() for name, value in out.items()}
         terms = {
             "warped_cloth": F.l1_loss(out["warped_cloth"], target["warped_cloth"]),
-            "flow": F.l1_loss(_in_pixels(out["last_flow"]), _in_pixels(target["last_flow"])),
+            "flow": F.l1_loss(
+                flow_in_pixels(out["last_flow"]), flow_in_pixels(target["last_flow"])
+            ),
             "warped_edge": F.l1_loss(out["warped_edge"], target["warped_edge"]),
             "p_tryon": F.l1_loss(out["p_tryon"], target["p_tryon"]),
         }
@@ -180,11 +190,6 @@ class Distiller(nn.Module):
             ]
             terms["features"] = torch.stack(losses).mean()
         return terms, out
-
-
-def _in_pixels(flow: torch.Tensor) -> torch.Tensor:
-    height, width = flow.shape[-2:]
-    return flow * flow.new_tensor([(width - 1) / 2, (height - 1) / 2]).view(1, 2, 1, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +259,6 @@ def distill(
     from tqdm import tqdm
 
     from optimization.data.viton import VitonPairs
-    from optimization.train import bf16_autocast, training_losses
 
     run = Path(run)
     device = _device_for(recipe)
@@ -303,10 +307,7 @@ def distill(
     if not parameters:
         raise ValueError("nothing to train: no trainable parameters")
     optimizer = torch.optim.Adam(parameters, lr=recipe.lr, betas=(0.9, 0.999))
-    total_steps = max(recipe.epochs * len(loader), 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total_steps, 1.0)))
-    )
+    scheduler = cosine_schedule(optimizer, recipe.epochs * len(loader))
 
     model: nn.Module = distiller
     if world.size > 1:
@@ -324,8 +325,8 @@ def distill(
         start_epoch = int(state["epoch"]) + 1
         log.info("resumed %s at epoch %d", state_path, start_epoch + 1)
 
-    deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
-    means: dict[str, float] = {}
+    deadline = Deadline(recipe.max_minutes)
+    means = EpochMeans()
     for epoch in range(start_epoch, recipe.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
@@ -338,8 +339,7 @@ def distill(
                 for layer in module.modules():
                     if isinstance(layer, nn.modules.batchnorm._BatchNorm):
                         layer.eval()
-        sums: dict[str, float] = {}
-        steps = 0
+        means = EpochMeans()
         bar = tqdm(
             loader,
             desc=f"distill {epoch + 1}/{recipe.epochs}",
@@ -360,28 +360,18 @@ def distill(
                 supervised_terms = training_losses(out, gt, gt_mask)
                 terms["supervised"] = sum(supervised_terms.values()) / len(supervised_terms)
                 loss = loss + recipe.supervised_weight * terms["supervised"]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 5.0)
-            optimizer.step()
-            scheduler.step()
-            steps += 1
+            optimizer_step(loss, optimizer, scheduler, parameters)
             terms["loss"] = loss
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            bar.set_postfix(
-                loss=f"{sums['loss'] / steps:.4f}", tryon=f"{sums['p_tryon'] / steps:.4f}"
-            )
-            if deadline and time.monotonic() > deadline:
+            means.add(terms)
+            bar.set_postfix(loss=f"{means.mean('loss'):.4f}", tryon=f"{means.mean('p_tryon'):.4f}")
+            if deadline.passed():
                 break
-        means = {name: value / max(steps, 1) for name, value in sums.items()}
         if world.is_main:
-            with open(run / "distill_history.jsonl", "a") as stream:
-                stream.write(json.dumps({"epoch": epoch + 1, "steps": steps, **means}) + "\n")
+            means.record(run / "distill_history.jsonl", epoch + 1)
             log.info(
                 "distill epoch %d: %s",
                 epoch + 1,
-                ", ".join(f"{k}={v:.4f}" for k, v in means.items()),
+                ", ".join(f"{k}={v:.4f}" for k, v in means.means().items()),
             )
             save(epoch + 1)
             state = {
@@ -392,10 +382,8 @@ def distill(
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
             }
-            temporary = state_path.with_suffix(".tmp")
-            torch.save(state, temporary)
-            temporary.replace(state_path)
-        if deadline and time.monotonic() > deadline:
+            save_atomically(state, state_path)
+        if deadline.passed():
             log.info(
                 "time budget of %.0f min reached after epoch %d", recipe.max_minutes, epoch + 1
             )
@@ -403,4 +391,4 @@ def distill(
     distiller._teacher_tap.close()
     distiller._student_tap.close()
     student.eval()
-    return means
+    return means.means()

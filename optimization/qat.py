@@ -33,6 +33,7 @@ from torch import nn
 from optimization.archs.afwm import AFWM
 from optimization.archs.generator import ResUnetGenerator
 from optimization.archs.widths import GenWidths, WarpWidths
+from optimization.checkpoints import save_atomically
 from optimization.graphs import SplitTryOn, record_graph_inputs
 from tryon_app.core.artifact import (
     GRAPH_ROLES,
@@ -161,9 +162,7 @@ def save_qat(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(path)
+    save_atomically(payload, path)
 
 
 def load_qat(path: str | Path) -> tuple[SplitTryOn, AFWM, ResUnetGenerator]:

@@ -1,6 +1,6 @@
 """Supervised training of PF-AFN (CWM and IGM together) on data with ground truth.
 
-Losses follow PF-AFN's own (L1 on the warped garment and on the result, second-order flow
+Losses (``optimization/training.py``) follow PF-AFN's own (L1 on the warped garment and on the result, second-order flow
 smoothness) plus what helps without pretrained networks: SSIM on the result, L1 between the
 warped garment mask and the worn-garment mask, and a composition-mask term. Progress bars,
 a checkpoint per epoch, ``--resume``, and the resolved recipe saved beside the outputs.
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -25,8 +22,16 @@ from optimization.archs.afwm import AFWM, measure_warp_widths
 from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
 from optimization.archs.tryon import tryon_forward
 from optimization.archs.widths import GenWidths, WarpWidths
-from optimization.checkpoints import read_checkpoint, save_checkpoint
-from optimization.metrics import mask_iou, ssim
+from optimization.checkpoints import read_checkpoint, save_atomically, save_checkpoint
+from optimization.metrics import mask_iou
+from optimization.training import (
+    Deadline,
+    EpochMeans,
+    bf16_autocast,
+    cosine_schedule,
+    optimizer_step,
+    training_losses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,48 +67,6 @@ class TrainRecipe:
             "composite": 0.2,
         }
     )
-
-
-def flow_smoothness(flow: torch.Tensor) -> torch.Tensor:
-    """Second-order smoothness of a normalised (N, 2, H, W) grid, measured in pixels."""
-    height, width = flow.shape[-2:]
-    scale = flow.new_tensor([(width - 1) / 2, (height - 1) / 2]).view(1, 2, 1, 1)
-    pixels = flow * scale
-    d2x = pixels[..., :, 2:] - 2 * pixels[..., :, 1:-1] + pixels[..., :, :-2]
-    d2y = pixels[..., 2:, :] - 2 * pixels[..., 1:-1, :] + pixels[..., :-2, :]
-    return d2x.abs().mean() + d2y.abs().mean()
-
-
-def training_losses(
-    out: dict[str, torch.Tensor], gt: torch.Tensor, gt_mask: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """Loss terms for one batch of `tryon_forward` outputs against ground truth.
-
-    The composition-mask term needs ``m_composite``; outputs without it (the split graphs the
-    app runs) get the other terms.
-    """
-    terms = {
-        "warp_l1": F.l1_loss(out["warped_cloth"] * gt_mask, gt * gt_mask),
-        "warp_mask": F.l1_loss(out["warped_edge"], gt_mask),
-        "smooth": flow_smoothness(out["last_flow"]),
-        "tryon_l1": F.l1_loss(out["p_tryon"], gt),
-        "tryon_ssim": 1 - ssim(out["p_tryon"], gt),
-    }
-    if "m_composite" in out:
-        terms["composite"] = F.l1_loss(out["m_composite"], gt_mask)
-    return terms
-
-
-def bf16_autocast(device: torch.device, requested: bool) -> bool:
-    """Whether to run bf16 autocast: only where the hardware computes in bf16.
-
-    Without AVX512-BF16 or AMX, oneDNN emulates bf16 on the CPU; a training step was measured
-    70x slower than float32 on an AVX2 machine, so the request falls back to float32.
-    """
-    if requested and device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        log.warning("--bf16 ignored: this CPU has no native bf16 (AVX512-BF16 or AMX)")
-        return False
-    return requested
 
 
 def build_student(width_factor: float) -> tuple[AFWM, ResUnetGenerator, WarpWidths, GenWidths]:
@@ -161,10 +124,7 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
     warp_model.to(device), gen_model.to(device)
     parameters = list(warp_model.parameters()) + list(gen_model.parameters())
     optimizer = torch.optim.Adam(parameters, lr=recipe.lr, betas=(0.5, 0.999))
-    total_steps = recipe.epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
-    )
+    scheduler = cosine_schedule(optimizer, recipe.epochs * len(loader))
 
     start_epoch = 0
     state_path = run / "train_state.pth"
@@ -179,15 +139,13 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
     elif resume:
         log.warning("no %s to resume from; starting fresh", state_path)
 
-    deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
-    history = run / "history.jsonl"
+    deadline = Deadline(recipe.max_minutes)
     for epoch in range(start_epoch, recipe.epochs):
         warp_model.train(), gen_model.train()
-        sums: dict[str, float] = {}
+        means = EpochMeans()
         bar = tqdm(
             loader, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False
         )
-        steps = 0
         for batch in bar:
             person, clothes, edge = (batch[k].to(device) for k in ("person", "clothes", "edge"))
             gt, gt_mask = batch["gt"].to(device), batch["gt_cloth_mask"].to(device)
@@ -196,29 +154,22 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
             out = {name: value.float() for name, value in out.items()}
             terms = training_losses(out, gt, gt_mask)
             loss = sum(recipe.loss_weights[name] * value for name, value in terms.items())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 5.0)
-            optimizer.step()
-            scheduler.step()
-            steps += 1
+            optimizer_step(loss, optimizer, scheduler, parameters)
             with torch.no_grad():
                 terms["loss"] = loss
                 terms["iou"] = mask_iou(out["warped_edge"], gt_mask).mean()
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}", iou=f"{sums['iou'] / steps:.3f}")
-            if deadline and time.monotonic() > deadline:
+            means.add(terms)
+            bar.set_postfix(loss=f"{means.mean('loss'):.3f}", iou=f"{means.mean('iou'):.3f}")
+            if deadline.passed():
                 break
-        means = {name: value / max(steps, 1) for name, value in sums.items()}
-        record = {"epoch": epoch + 1, "steps": steps, **means}
-        with open(history, "a") as stream:
-            stream.write(json.dumps(record) + "\n")
-        log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in means.items()))
+        means.record(run / "history.jsonl", epoch + 1)
+        log.info(
+            "epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in means.means().items())
+        )
         _save_epoch(
             run, epoch, warp_model, gen_model, warp_widths, gen_widths, optimizer, scheduler, recipe
         )
-        if deadline and time.monotonic() > deadline:
+        if deadline.passed():
             log.info(
                 "time budget of %.0f min reached after epoch %d", recipe.max_minutes, epoch + 1
             )
@@ -239,6 +190,4 @@ def _save_epoch(
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
     }
-    temporary = run / "train_state.pth.tmp"
-    torch.save(state, temporary)
-    temporary.replace(run / "train_state.pth")
+    save_atomically(state, run / "train_state.pth")

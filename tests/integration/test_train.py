@@ -69,7 +69,7 @@ def test_data_without_ground_truth_is_refused_in_one_line(data, tmp_path, capsys
 
 
 def test_bf16_request_falls_back_to_float32_without_native_support(monkeypatch, caplog):
-    from optimization.train import bf16_autocast
+    from optimization.training import bf16_autocast
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     assert bf16_autocast(torch.device("cpu"), True) is False
