@@ -1,9 +1,10 @@
 """Supervised training of PF-AFN (CWM and IGM together) on data with ground truth.
 
-Losses (``optimization/training.py``) follow PF-AFN's own (L1 on the warped garment and on the result, second-order flow
-smoothness) plus what helps without pretrained networks: SSIM on the result, L1 between the
-warped garment mask and the worn-garment mask, and a composition-mask term. Progress bars,
-a checkpoint per epoch, ``--resume``, and the resolved recipe saved beside the outputs.
+Losses (``optimization/training.py``) follow PF-AFN's own (L1 on the warped garment and on the
+result, second-order flow smoothness) plus what helps without pretrained networks: SSIM on the
+result, L1 between the warped garment mask and the worn-garment mask, and a composition-mask
+term. Progress bars, a checkpoint per epoch, ``--resume``, and the resolved recipe saved beside
+the outputs.
 """
 
 from __future__ import annotations
