@@ -21,8 +21,9 @@ import torch
 from optimization.archs.tryon import build_models
 from optimization.export import export_artifact
 from optimization.model_stats import count_parameters
-from optimization.prune import PruneRecipe, prune_model
+from optimization.prune import prune_model
 from optimization.quantize import load_calibration
+from optimization.recipes import PruneRecipe
 from tryon_app.core.artifact import load_artifact
 from tryon_app.core.bench import time_pipelines
 from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline, ov_core

@@ -32,13 +32,13 @@ from optimization.archs.afwm import AFWM
 from optimization.archs.generator import ResUnetGenerator
 from optimization.archs.tryon import TorchTryOn
 from optimization.checkpoints import load_models, load_network, save_checkpoint
-from optimization.distill import DistillRecipe, distill, feature_layers
+from optimization.distill import distill, feature_layers
 from optimization.model_stats import count_parameters
-from optimization.prune import PruneRecipe, measure_widths, prune_model
+from optimization.prune import measure_widths, prune_model
+from optimization.recipes import MODULES, DistillRecipe, PruneRecipe, QatRecipe
 
 log = logging.getLogger(__name__)
 
-MODULES = {"cwm": "warp", "igm": "gen"}  # the paper's module names -> our network names
 SYNTH_SEED = 3  # teacher training used seed 1 and held-out evaluation seed 2
 TEACHER_DIR = Path(__file__).resolve().parents[1] / "models" / "teacher"
 
@@ -127,11 +127,28 @@ class CompressionRun:
             self.student_path(network), model, measure_widths(model), provenance=provenance
         )
 
+    def stage_path(self, name: str) -> Path:
+        return self.root / "stages" / f"{name}.json"
+
     def write_stage(self, name: str, record: dict[str, Any]) -> Path:
-        path = self.root / "stages" / f"{name}.json"
+        path = self.stage_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=2, default=str) + "\n")
         return path
+
+    def read_stage(self, name: str) -> dict[str, Any] | None:
+        """What stage `name` recorded, None when the run has not been through it."""
+        path = self.stage_path(name)
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def variant_name(self, suffix: str) -> str:
+        """``cwm0.4-igm0.25-<suffix>`` from the pruning stages the run went through."""
+        parts = []
+        for module in MODULES:
+            stage = self.read_stage(f"prune_{module}")
+            if stage is not None:
+                parts.append(f"{module}{stage['recipe']['ratio']:g}")
+        return "-".join(parts + [suffix]) if parts else f"student-{suffix}"
 
     def artifact_dir(self, variant: str) -> Path:
         return self.root / "artifacts" / variant
@@ -258,21 +275,6 @@ def distill_stage(
     record = {"stage": "distill", "module": module, "recipe": asdict(recipe), "last_epoch": means}
     run.write_stage(f"distill_{module}", record)
     return record
-
-
-@dataclass(frozen=True)
-class QatRecipe:
-    """Quantization-aware training: calibration, then distillation of the quantized graphs.
-
-    `modules` are quantized and fine-tuned (``cwm``, ``igm`` or both); the other stays float and
-    frozen. `float_graphs` (split graph roles: ``features``, ``levels``, ``render``) of those
-    modules stay float but are fine-tuned with the rest.
-    """
-
-    calibration_pairs: int = 32
-    distill: DistillRecipe | None = None
-    modules: tuple[str, ...] = ("cwm", "igm")
-    float_graphs: tuple[str, ...] = ()
 
 
 def qat_stage(

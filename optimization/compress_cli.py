@@ -11,6 +11,16 @@ import json
 import logging
 from pathlib import Path
 
+from optimization.recipes import (
+    IMPORTANCES,
+    MODULES,
+    OUTPUT_WEIGHTS,
+    SSIM_TERMS,
+    DistillRecipe,
+    PruneRecipe,
+    QatRecipe,
+    default,
+)
 from tryon_app.core.artifact import GRAPH_ROLES, QUANTIZERS
 
 log = logging.getLogger("optimize")
@@ -28,8 +38,6 @@ def _open_run(args: argparse.Namespace):
 
 
 def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: float):
-    from optimization.distill import OUTPUT_WEIGHTS, SSIM_TERMS, DistillRecipe
-
     return DistillRecipe(
         data=str(data),
         epochs=epochs,
@@ -51,8 +59,6 @@ def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: fl
 
 
 def _prune_recipe(args: argparse.Namespace):
-    from optimization.prune import PruneRecipe
-
     if not 0.0 < args.ratio < 0.9:
         raise ValueError(f"--ratio {args.ratio}: must be in (0, 0.9)")
     return PruneRecipe(
@@ -67,16 +73,6 @@ def _sensitivity(args: argparse.Namespace):
     if not args.sensitivity:
         return None
     return json.loads(Path(args.sensitivity).read_text(encoding="utf-8"))
-
-
-def variant_name(run, suffix: str) -> str:
-    """``cwm0.4-igm0.25-<suffix>`` from the pruning stages the run went through."""
-    parts = []
-    for module in ("cwm", "igm"):
-        stage = run.root / "stages" / f"prune_{module}.json"
-        if stage.is_file():
-            parts.append(f"{module}{json.loads(stage.read_text())['recipe']['ratio']:g}")
-    return "-".join(parts + [suffix]) if parts else f"student-{suffix}"
 
 
 def _export(run, variant: str, **options) -> None:
@@ -111,10 +107,10 @@ def _cmd_module(args: argparse.Namespace) -> None:
         return
     if not run.artifact_dir("teacher-fp32").is_dir():
         _export(run, "teacher-fp32", teacher=True)
-    _export(run, variant_name(run, "fp32"))
+    _export(run, run.variant_name("fp32"))
     if args.baselines:
-        _export(run, variant_name(run, "ptq-nncf"), precision="int8")
-        _export(run, variant_name(run, "ptq-inc"), precision="int8", quantizer="inc")
+        _export(run, run.variant_name("ptq-nncf"), precision="int8")
+        _export(run, run.variant_name("ptq-inc"), precision="int8", quantizer="inc")
     if args.qat:
         recipe = _qat_recipe(args, data)
         qat_stage(run, recipe, progress=not args.quiet)
@@ -160,8 +156,6 @@ def _cmd_qat(args: argparse.Namespace) -> None:
 
 
 def _qat_recipe(args: argparse.Namespace, data: Path):
-    from optimization.compress import QatRecipe
-
     return QatRecipe(
         calibration_pairs=args.calibration_pairs,
         distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
@@ -173,14 +167,12 @@ def _qat_recipe(args: argparse.Namespace, data: Path):
 def _qat_variant(run, recipe) -> str:
     """`...-qat-int8`, `...-qat-int8-igm` when only some modules are quantized, and
     `...-levels-float` when some graphs stay float."""
-    from optimization.compress import MODULES
-
     suffix = "qat-int8"
     if set(recipe.modules) != set(MODULES):
         suffix += "-" + "-".join(sorted(recipe.modules))
     if recipe.float_graphs:
         suffix += "-" + "-".join(recipe.float_graphs) + "-float"
-    return variant_name(run, suffix)
+    return run.variant_name(suffix)
 
 
 def _cmd_ptq(args: argparse.Namespace) -> None:
@@ -189,7 +181,7 @@ def _cmd_ptq(args: argparse.Namespace) -> None:
     for quantizer in args.quantizer:
         _export(
             run,
-            variant_name(run, f"ptq-{quantizer}"),
+            run.variant_name(f"ptq-{quantizer}"),
             precision="int8",
             quantizer=quantizer,
             calibration_data=data,
@@ -200,7 +192,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader
 
     from optimization.checkpoints import load_models
-    from optimization.compress import MODULES, default_teacher
+    from optimization.compress import default_teacher
     from optimization.data.viton import VitonPairs
     from optimization.sensitivity import filter_sensitivity, group_sensitivity, write_report
 
@@ -296,7 +288,19 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+def _add_training_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    epochs: int = default(DistillRecipe, "epochs"),
+    lr: float = default(DistillRecipe, "lr"),
+) -> None:
+    """The distillation recipe's flags, with its defaults (`epochs` and `lr` may differ)."""
+    batch_size = default(DistillRecipe, "batch_size")
+    feature_weight = default(DistillRecipe, "feature_weight")
+    supervised_weight = default(DistillRecipe, "supervised_weight")
+    ssim_weight = OUTPUT_WEIGHTS["p_tryon_ssim"]
+    device = default(DistillRecipe, "device")
+    batchnorm = "frozen" if default(DistillRecipe, "frozen_batchnorm") else "batch"
     parser.add_argument(
         "--epochs",
         type=int,
@@ -306,46 +310,51 @@ def _add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, lr:
     parser.add_argument(
         "--lr", type=float, default=lr, help=f"Adam learning rate, cosine decay (default {lr:g})"
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="default 8")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
     parser.add_argument(
         "--feature-weight",
         type=float,
-        default=1.0,
-        help="weight of intermediate-feature matching (default 1; 0 disables)",
+        default=feature_weight,
+        help=f"weight of intermediate-feature matching (default {feature_weight:g}; 0 disables)",
     )
     parser.add_argument(
         "--supervised-weight",
         type=float,
-        default=0.5,
+        default=supervised_weight,
         help="weight of PF-AFN's supervised losses where the data has ground truth (default "
-        "0.5; 0 trains on the teacher alone, which keeps the student closest to the teacher)",
+        f"{supervised_weight:g}; 0 trains on the teacher alone, which keeps the student closest "
+        "to the teacher)",
     )
     parser.add_argument(
         "--ssim-weight",
         type=float,
-        default=0.0,
+        default=ssim_weight,
         help="weight of 1-SSIM between the student's and the teacher's warped garment and "
-        "try-on (default 0). L1 alone lets a student blur patterns the teacher keeps; "
+        f"try-on (default {ssim_weight:g}). L1 alone lets a student blur patterns the teacher keeps; "
         "this term is the metric the report ranks by",
     )
     parser.add_argument(
         "--max-minutes",
         type=float,
-        default=None,
+        default=default(DistillRecipe, "max_minutes"),
         help="stop each fine-tuning after this much wall time",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    parser.add_argument("--seed", type=int, default=default(DistillRecipe, "seed"))
+    parser.add_argument(
+        "--threads", type=int, default=default(DistillRecipe, "threads"), help="torch CPU threads"
+    )
+    parser.add_argument(
+        "--device", default=device, help=f"torch device: cpu or cuda (default {device})"
+    )
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast of the convolutions")
     parser.add_argument(
         "--batchnorm",
         choices=("frozen", "batch"),
-        default="frozen",
+        default=batchnorm,
         help="frozen: BatchNorm of the trained network keeps its running statistics (the "
         "warp needs this: its try-on moves with them); batch: it normalises with batch "
         "statistics and updates them, which helps a generator recover right after pruning "
-        "(default frozen)",
+        f"(default {batchnorm})",
     )
     parser.add_argument(
         "--resume",
@@ -355,24 +364,27 @@ def _add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, lr:
 
 
 def _add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pruning recipe's flags, with its defaults."""
+    importance = default(PruneRecipe, "importance")
+    steps, round_to = default(PruneRecipe, "iterative_steps"), default(PruneRecipe, "round_to")
     parser.add_argument("--ratio", type=float, required=True, help=RATIO_HELP)
     parser.add_argument(
         "--importance",
-        choices=("magnitude", "taylor"),
-        default="magnitude",
-        help="channel importance: group L2 magnitude or first-order Taylor (default magnitude)",
+        choices=IMPORTANCES,
+        default=importance,
+        help=f"channel importance: group L2 magnitude or first-order Taylor (default {importance})",
     )
     parser.add_argument(
         "--steps",
         type=int,
-        default=1,
-        help="reach the ratio in this many pruning steps (default 1)",
+        default=steps,
+        help=f"reach the ratio in this many pruning steps (default {steps})",
     )
     parser.add_argument(
         "--round-to",
         type=int,
-        default=8,
-        help="kept channel counts are multiples of this (default 8)",
+        default=round_to,
+        help=f"kept channel counts are multiples of this (default {round_to})",
     )
     parser.add_argument(
         "--sensitivity",
@@ -392,17 +404,18 @@ def _add_qat_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--qat-lr", type=float, default=1e-5, help="QAT learning rate (default 1e-5)"
     )
+    calibration_pairs = default(QatRecipe, "calibration_pairs")
     parser.add_argument(
         "--calibration-pairs",
         type=int,
-        default=32,
-        help="pairs NNCF calibrates the quantizers on (default 32)",
+        default=calibration_pairs,
+        help=f"pairs NNCF calibrates the quantizers on (default {calibration_pairs})",
     )
     parser.add_argument(
         "--int8",
         nargs="+",
-        choices=("cwm", "igm"),
-        default=["cwm", "igm"],
+        choices=tuple(MODULES),
+        default=list(default(QatRecipe, "modules")),
         metavar="MODULE",
         help="modules quantized to INT8, cwm and/or igm (default both); a module left out "
         "stays float and is not trained (the app's bf16 hint runs it in bf16 where the CPU "
@@ -435,7 +448,7 @@ def add_compression_commands(commands) -> None:
         )
         _add_run_arguments(parser)
         _add_prune_arguments(parser)
-        _add_training_arguments(parser, epochs=2, lr=1e-4)
+        _add_training_arguments(parser)
         _add_qat_arguments(parser)
         parser.add_argument(
             "--qat",
@@ -453,7 +466,7 @@ def add_compression_commands(commands) -> None:
     prune = commands.add_parser(
         "prune", help="prune one network of a run's student (no fine-tuning)"
     )
-    prune.add_argument("module", choices=("cwm", "igm"))
+    prune.add_argument("module", choices=tuple(MODULES))
     _add_run_arguments(prune)
     _add_prune_arguments(prune)
     prune.set_defaults(handler=_cmd_prune)
@@ -465,9 +478,9 @@ def add_compression_commands(commands) -> None:
         "matching through 1x1 adapters; PF-AFN's supervised losses where the data has ground truth. "
         "Works under `torchrun --nproc_per_node N -m optimization.cli distill ...` (DDP).",
     )
-    distill.add_argument("module", choices=("cwm", "igm"))
+    distill.add_argument("module", choices=tuple(MODULES))
     _add_run_arguments(distill)
-    _add_training_arguments(distill, epochs=2, lr=1e-4)
+    _add_training_arguments(distill)
     distill.set_defaults(handler=_cmd_distill)
 
     qat = commands.add_parser(
@@ -504,7 +517,7 @@ def add_compression_commands(commands) -> None:
         "group's filters one at a time instead. Writes JSON and a PNG chart into --out; pass the "
         "JSON to `optimize cwm|igm|prune --sensitivity` for per-group ratios.",
     )
-    sensitivity.add_argument("module", choices=("cwm", "igm"))
+    sensitivity.add_argument("module", choices=tuple(MODULES))
     sensitivity.add_argument("--out", required=True, help="folder for the JSON and PNG")
     sensitivity.add_argument(
         "--warp", default=None, help="warp checkpoint (default: the shipped teacher)"

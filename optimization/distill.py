@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from optimization.archs.afwm import AFWM
 from optimization.archs.generator import ResidualBlock
 from optimization.checkpoints import save_atomically
 from optimization.metrics import ssim
+from optimization.recipes import SSIM_TERMS, DistillRecipe
 from optimization.training import (
     Deadline,
     EpochMeans,
@@ -40,61 +41,6 @@ from optimization.training import (
 )
 
 log = logging.getLogger(__name__)
-
-NETWORKS = ("warp", "gen")
-SSIM_TERMS = ("warped_cloth_ssim", "p_tryon_ssim")
-OUTPUT_WEIGHTS = {
-    "warped_cloth": 1.0,
-    "flow": 0.1,
-    "warped_edge": 1.0,
-    "p_tryon": 2.0,
-    **dict.fromkeys(SSIM_TERMS, 0.0),
-}
-
-
-@dataclass(frozen=True)
-class DistillRecipe:
-    """Everything that decides a distillation run; saved beside its checkpoints.
-
-    Attributes:
-        data: VITON-layout folder (ground truth optional).
-        train: the networks whose weights learn (``warp``, ``gen`` or both); the others stay
-            frozen. The teacher is always frozen.
-        epochs, batch_size, lr: Adam with cosine decay.
-        feature_weight: weight of the feature-matching term (0 disables the adapters).
-        supervised_weight: weight of PF-AFN's supervised losses where ground truth exists.
-        output_weights: weights of the teacher-output terms. ``warped_cloth_ssim`` and
-            ``p_tryon_ssim`` (1 - SSIM against the teacher's image, the metric the report ranks
-            students by) are computed only when weighted: L1 alone lets a student blur
-            the patterns the teacher keeps, which costs little L1 and much SSIM.
-        max_minutes: stop after this much wall time (the schedule still ends at `epochs`).
-        autocast_bf16: bf16 autocast of the convolutions (CPU with AVX512-BF16, or GPU).
-        frozen_batchnorm: BatchNorm of the trained networks runs on its running statistics
-            (its scale and shift still learn), so the loss sees the function that is
-            exported. PF-AFN's warp is very sensitive to them: moving the running mean of
-            the first BatchNorm (on the clothes' RGB) by 0.01 changes the teacher's try-on by
-            0.09 mean absolute, and the running averages that batch statistics leave after a
-            fine-tuning differ from the teacher's by more than that.
-    """
-
-    data: str
-    train: tuple[str, ...] = ("warp",)
-    epochs: int = 2
-    batch_size: int = 8
-    lr: float = 1e-4
-    feature_weight: float = 1.0
-    supervised_weight: float = 0.5
-    output_weights: dict[str, float] = field(default_factory=lambda: dict(OUTPUT_WEIGHTS))
-    max_minutes: float | None = None
-    seed: int = 0
-    threads: int | None = None
-    device: str = "cpu"
-    autocast_bf16: bool = False
-    frozen_batchnorm: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.train or not set(self.train) <= set(NETWORKS):
-            raise ValueError(f"train must name networks from {NETWORKS}, got {self.train}")
 
 
 def feature_layers(model: nn.Module) -> list[nn.Module]:

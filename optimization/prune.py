@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -34,43 +34,9 @@ from optimization.archs.afwm import AFWM, measure_warp_widths
 from optimization.archs.correlation import Correlation
 from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
 from optimization.archs.widths import GenWidths, WarpWidths
+from optimization.recipes import PruneRecipe
 
 log = logging.getLogger(__name__)
-
-KINDS = ("warp", "gen")
-IMPORTANCES = ("magnitude", "taylor")
-
-
-@dataclass(frozen=True)
-class PruneRecipe:
-    """How to prune one network.
-
-    Attributes:
-        ratio: fraction of the channels to remove from every prunable group, in (0, 0.9).
-            Parameters and MACs shrink by about ``1 - (1 - ratio)^2``.
-        importance: ``magnitude`` (group L2 norm of the weights) or ``taylor`` (first-order
-            Taylor expansion of the loss; needs a loss callback).
-        iterative_steps: reach `ratio` in this many equal steps, rebuilding the dependency
-            graph (and optionally fine-tuning) between them.
-        round_to: kept channel counts are multiples of this (groups narrower stay as they are).
-        group_ratios: per-group ratios by group name (see :func:`prunable_groups`), overriding
-            `ratio`; typically derived from the sensitivity analysis.
-    """
-
-    ratio: float
-    importance: str = "magnitude"
-    iterative_steps: int = 1
-    round_to: int = 8
-    group_ratios: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        ratios = [self.ratio, *self.group_ratios.values()]
-        if not all(0.0 <= r < 0.9 for r in ratios):
-            raise ValueError(f"pruning ratios must be in [0, 0.9), got {ratios}")
-        if self.importance not in IMPORTANCES:
-            raise ValueError(f"importance {self.importance!r}: choose one of {IMPORTANCES}")
-        if self.iterative_steps < 1 or self.round_to < 1:
-            raise ValueError("iterative_steps and round_to must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from optimization.archs.generator import ResUnetGenerator
 from optimization.archs.widths import GenWidths, WarpWidths
 from optimization.checkpoints import save_atomically
 from optimization.graphs import SplitTryOn, record_graph_inputs
+from optimization.recipes import NETWORKS
 from tryon_app.core.artifact import (
     GRAPH_ROLES,
     SPLIT_FEATURES_GRAPH,
@@ -61,7 +62,6 @@ FLOAT_PATTERNS = (
 os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
 
 
-NETWORKS = ("warp", "gen")
 # The split graphs' roles (GRAPH_ROLES) by the network they compute.
 NETWORK_ROLES = {"warp": ("features", "levels"), "gen": ("render",)}
 

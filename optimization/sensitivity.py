@@ -26,7 +26,8 @@ from optimization.archs.generator import ResUnetGenerator
 from optimization.archs.tryon import tryon_forward
 from optimization.metrics import ssim
 from optimization.model_stats import ComputeStats, gen_compute, warp_compute
-from optimization.prune import TRACE_SIZE, PruneRecipe, example_inputs, prunable_groups, prune_model
+from optimization.prune import TRACE_SIZE, example_inputs, prunable_groups, prune_model
+from optimization.recipes import PruneRecipe
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 
 from optimization.archs.tryon import TorchTryOn, build_models  # noqa: E402
 from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths  # noqa: E402
-from optimization.distill import SSIM_TERMS, Distiller  # noqa: E402
+from optimization.distill import Distiller  # noqa: E402
+from optimization.recipes import SSIM_TERMS  # noqa: E402
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from optimization.archs.generator import ResUnetGenerator  # noqa: E402
 from optimization.archs.widths import GenWidths, WarpWidths  # noqa: E402
 from optimization.model_stats import count_parameters  # noqa: E402
 from optimization.prune import (  # noqa: E402
-    PruneRecipe,
     example_inputs,
     kept_channels,
     prunable_groups,
@@ -21,6 +20,7 @@ from optimization.prune import (  # noqa: E402
     prune_model,
     rebuild,
 )
+from optimization.recipes import PruneRecipe  # noqa: E402
 
 # An eighth of the official widths: every group is wide enough to prune at round_to=8.
 WARP_WIDTHS = WarpWidths().scaled(0.125)
