@@ -1,4 +1,5 @@
-"""Photo reading, writing, framing and model tensors: every bad file becomes a one-line TryOnError."""
+"""Photo reading, writing, fitting to the canvas and model tensors: every bad file becomes a
+one-line TryOnError."""
 
 from __future__ import annotations
 
@@ -16,17 +17,15 @@ from PIL import Image
 
 from tryon_app.core import images
 from tryon_app.core.errors import InputImageError, OutputError, TryOnError
+from tryon_app.core.framing import CANVAS_SIZE, fit_to_canvas, restore_framing
 from tryon_app.core.images import (
-    CANVAS_SIZE,
     binarize_mask,
     check_outputs,
     check_writable,
-    fit_to_canvas,
     from_model_output,
     load_image,
     load_image_with_alpha,
     load_mask,
-    restore_framing,
     save_image,
     to_model_input,
 )

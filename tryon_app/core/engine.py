@@ -18,14 +18,15 @@ import numpy as np
 from tryon_app.core.artifact import Artifact, find_artifacts, load_artifact
 from tryon_app.core.compose import Composition, GarmentSource, compose_output, paste_canvas
 from tryon_app.core.errors import ArtifactError, InputImageError
-from tryon_app.core.framing import Box, Framing, choose_framing, cut_to_canvas
-from tryon_app.core.images import (
-    _edge_colour,
-    binarize_mask,
+from tryon_app.core.framing import (
+    Box,
+    Framing,
+    choose_framing,
+    cut_to_canvas,
+    edge_colour,
     fit_to_canvas,
-    from_model_output,
-    to_model_input,
 )
+from tryon_app.core.images import binarize_mask, from_model_output, to_model_input
 from tryon_app.core.masks import garment_mask
 from tryon_app.core.paths import bundled_models_dir, model_search_dirs
 from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
@@ -204,4 +205,4 @@ def _pad_colour(rgb: np.ndarray, box: Box) -> tuple[int, int, int]:
     height, width = rgb.shape[:2]
     pad_sides = box.x < 0 or box.right > width
     pad_top_bottom = box.y < 0 or box.bottom > height
-    return _edge_colour(rgb, pad_sides=pad_sides, pad_top_bottom=pad_top_bottom)
+    return edge_colour(rgb, pad_sides=pad_sides, pad_top_bottom=pad_top_bottom)

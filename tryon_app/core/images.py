@@ -1,4 +1,4 @@
-"""Reading, writing and framing photos: any file a user picks in, model-ready arrays out, and back.
+"""Reading and writing photos: any file a user picks in, model-ready arrays out, and back.
 
 Everything here works on numpy arrays: photos are uint8 (H, W, 3) RGB, masks uint8 (H, W). Every
 problem with a file the user gave becomes a `TryOnError` whose message names that file.
@@ -18,15 +18,12 @@ import threading
 import uuid
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tryon_app.core.errors import InputImageError, OutputError, TryOnError
-from tryon_app.core.framing import CANVAS_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +52,6 @@ WRITE_FORMATS = {
 
 # Outputs that `check_writable` accepts without an image extension (reports, lists).
 _DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
-
-# Border pixels whose spread (grey levels) stays under this count as one flat colour.
-_FLAT_BORDER_SPREAD = 12
-
-# Most pixels one border strip contributes to the padding colour. Strips of real photos (2 pixels
-# deep, under 32768 long) are used whole; longer ones are sampled evenly, so the work stays
-# bounded whatever the array.
-_EDGE_SAMPLES = 1 << 16
 
 WHITE = (255, 255, 255)
 
@@ -579,188 +568,8 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else error.__class__.__name__
 
 
-# --------------------------------------------------------------------------- framing
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How a photo was fitted to the model canvas, so a result can be put back in its place.
-
-    Boxes are (top, left, height, width) in pixels. `photo_box` is the part of the photo that
-    was used (all of it for letterbox); `canvas_box` is where it landed on the canvas (all of it
-    for crop). `source` is the photo itself, kept (not copied) only when pixels outside
-    `photo_box` are needed to restore it, i.e. for crop.
-    """
-
-    mode: str
-    photo_size: tuple[int, int]
-    canvas_size: tuple[int, int]
-    photo_box: tuple[int, int, int, int]
-    canvas_box: tuple[int, int, int, int]
-    pad_value: tuple[int, int, int] | None = None
-    source: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def is_identity(self) -> bool:
-        """True when the photo was already canvas-sized and went through untouched."""
-        return self.photo_size == self.canvas_size and self.photo_box == self.canvas_box == (
-            0,
-            0,
-            *self.canvas_size,
-        )
-
-    @property
-    def scale(self) -> float:
-        """Canvas pixels per photo pixel (vertically; horizontal differs only by rounding)."""
-        return self.canvas_box[2] / self.photo_box[2]
-
-
-def fit_to_canvas(
-    rgb: np.ndarray,
-    size: tuple[int, int] = CANVAS_SIZE,
-    mode: str = "letterbox",
-    *,
-    pad_value: int | tuple[int, int, int] | None = None,
-) -> tuple[np.ndarray, Framing]:
-    """Fit a photo of any size and shape to the model canvas (3:4 portrait by default).
-
-    "letterbox" scales the whole photo to fit and pads the rest, with `pad_value` if given, else
-    the colour of the photo's edges where they are flat, else white. "crop" scales the photo to
-    cover the canvas and cuts the overflow equally on both sides. A photo already of `size` is
-    returned bit-identical with an identity framing.
-
-    Args:
-        rgb: uint8 (H, W, 3) photo.
-        size: (height, width) of the canvas.
-        mode: "letterbox" or "crop".
-        pad_value: grey level or RGB triple for letterbox padding.
-
-    Returns:
-        (canvas, framing): uint8 (size[0], size[1], 3) and what `restore_framing` needs.
-    """
-    rgb = _check_rgb(rgb, "rgb")
-    if mode not in ("letterbox", "crop"):
-        raise ValueError(f"mode must be 'letterbox' or 'crop', not {mode!r}")
-    canvas_h, canvas_w = (int(size[0]), int(size[1]))
-    if canvas_h <= 0 or canvas_w <= 0:
-        raise ValueError(f"canvas size must be positive, got {size}")
-    photo_h, photo_w = rgb.shape[:2]
-    whole_canvas = (0, 0, canvas_h, canvas_w)
-    whole_photo = (0, 0, photo_h, photo_w)
-
-    if (photo_h, photo_w) == (canvas_h, canvas_w):
-        framing = Framing(mode, (photo_h, photo_w), (canvas_h, canvas_w), whole_photo, whole_canvas)
-        return rgb.copy(), framing
-
-    if mode == "crop":
-        if photo_w * canvas_h > photo_h * canvas_w:  # wider than the canvas: cut the sides
-            used_h, used_w = photo_h, _clamp(round(photo_h * canvas_w / canvas_h), 1, photo_w)
-        else:  # taller: cut top and bottom
-            used_h, used_w = _clamp(round(photo_w * canvas_h / canvas_w), 1, photo_h), photo_w
-        top, left = (photo_h - used_h) // 2, (photo_w - used_w) // 2
-        region = rgb[top : top + used_h, left : left + used_w]
-        canvas = _resize(region, canvas_h, canvas_w)
-        photo_box = (top, left, used_h, used_w)
-        source = None if photo_box == whole_photo else rgb
-        framing = Framing(
-            mode, (photo_h, photo_w), (canvas_h, canvas_w), photo_box, whole_canvas, source=source
-        )
-        return canvas, framing
-
-    scale = min(canvas_h / photo_h, canvas_w / photo_w)
-    content_h = _clamp(round(photo_h * scale), 1, canvas_h)
-    content_w = _clamp(round(photo_w * scale), 1, canvas_w)
-    top, left = (canvas_h - content_h) // 2, (canvas_w - content_w) // 2
-    if pad_value is None:
-        colour = _edge_colour(
-            rgb, pad_sides=content_w < canvas_w, pad_top_bottom=content_h < canvas_h
-        )
-    elif np.ndim(pad_value) == 0:
-        colour = (int(pad_value),) * 3
-    else:
-        colour = tuple(int(v) for v in pad_value)
-        if len(colour) != 3:
-            raise ValueError(f"pad_value must be a grey level or an RGB triple, got {pad_value!r}")
-    canvas = np.empty((canvas_h, canvas_w, 3), dtype=np.uint8)
-    canvas[:] = np.asarray(colour, dtype=np.uint8)
-    canvas[top : top + content_h, left : left + content_w] = _resize(rgb, content_h, content_w)
-    canvas_box = (top, left, content_h, content_w)
-    framing = Framing(
-        mode, (photo_h, photo_w), (canvas_h, canvas_w), whole_photo, canvas_box, pad_value=colour
-    )
-    return canvas, framing
-
-
-def restore_framing(result: np.ndarray, framing: Framing) -> np.ndarray:
-    """Put a canvas-sized result back into the framing of the photo it was made from.
-
-    Letterbox: the padding is cut off and the rest scaled to the photo's size. Crop: the result
-    is scaled to the cropped region and pasted into a copy of the original photo, so what was cut
-    away comes back unchanged.
-
-    Args:
-        result: uint8 (canvas_h, canvas_w, 3), e.g. the try-on.
-        framing: from the `fit_to_canvas` call that made the input canvas.
-
-    Returns:
-        uint8 (photo_h, photo_w, 3), a new array.
-    """
-    result = _check_rgb(result, "result")
-    if result.shape[:2] != framing.canvas_size:
-        raise ValueError(
-            f"result is {result.shape[:2]}, the framing's canvas is {framing.canvas_size}"
-        )
-    if framing.is_identity:
-        return result.copy()
-    canvas_top, canvas_left, canvas_h, canvas_w = framing.canvas_box
-    photo_top, photo_left, photo_h, photo_w = framing.photo_box
-    content = result[canvas_top : canvas_top + canvas_h, canvas_left : canvas_left + canvas_w]
-    restored = _resize(content, photo_h, photo_w)
-    if (photo_h, photo_w) == framing.photo_size:
-        return restored
-    if framing.source is None or framing.source.shape[:2] != framing.photo_size:
-        raise ValueError("this framing cropped the photo but does not hold it; cannot restore")
-    photo = framing.source.copy()
-    photo[photo_top : photo_top + photo_h, photo_left : photo_left + photo_w] = restored
-    return photo
-
-
-def _edge_colour(rgb: np.ndarray, *, pad_sides: bool, pad_top_bottom: bool) -> tuple[int, int, int]:
-    """Median colour of the photo edges that will touch the padding, or white if they are busy."""
-    strips = []
-    if pad_sides:
-        strips += [rgb[:, :2], rgb[:, -2:]]
-    if pad_top_bottom:
-        strips += [rgb[:2], rgb[-2:]]
-    if not strips:
-        return WHITE
-    pixels = np.concatenate([_sampled(strip.reshape(-1, 3)) for strip in strips]).astype(np.int16)
-    median = np.median(pixels, axis=0)
-    spread = np.percentile(np.abs(pixels - median), 90, axis=0)
-    if spread.max() > _FLAT_BORDER_SPREAD:
-        return WHITE
-    return tuple(int(round(v)) for v in median)
-
-
-def _sampled(pixels: np.ndarray) -> np.ndarray:
-    """At most _EDGE_SAMPLES of `pixels` (N, 3), evenly spaced; all of them when they are fewer."""
-    step = -(-len(pixels) // _EDGE_SAMPLES)
-    return pixels[::step]
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image.copy()
-    shrinking = height <= image.shape[0] and width <= image.shape[1]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-    return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
-
-
-def _clamp(value: int, low: int, high: int) -> int:
-    return max(low, min(high, int(value)))
-
-
-def _check_rgb(rgb: np.ndarray, name: str) -> np.ndarray:
+def check_rgb(rgb: np.ndarray, name: str) -> np.ndarray:
+    """`rgb` as an array, or a ValueError naming it when it is not a uint8 (H, W, 3) picture."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
         raise ValueError(f"{name} must be a uint8 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
@@ -780,7 +589,7 @@ def to_model_input(rgb: np.ndarray) -> np.ndarray:
         float32 (1, 3, H, W) in [-1, 1], C-contiguous, computed as (x / 255 - 0.5) / 0.5 in
         float32 so values match torchvision's to the bit.
     """
-    rgb = _check_rgb(rgb, "rgb")
+    rgb = check_rgb(rgb, "rgb")
     scaled = rgb.astype(np.float32) / np.float32(255.0)
     normalised = (scaled - np.float32(0.5)) / np.float32(0.5)
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
@@ -807,3 +616,13 @@ def from_model_output(tensor: np.ndarray) -> np.ndarray:
     if levels.shape[0] == 1:
         return np.ascontiguousarray(levels[0])
     return np.ascontiguousarray(levels.transpose(1, 2, 0))
+
+
+def __getattr__(name: str):
+    # tryon_app/gui/session.py still imports these from here (the GUI is not ours to change in
+    # this change); framing.py imports this module, so they cannot be imported back at the top.
+    if name in ("fit_to_canvas", "restore_framing"):
+        from tryon_app.core import framing
+
+        return getattr(framing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
