@@ -4,6 +4,10 @@ Wraps the model-space `TryOnPipeline` with what a user's pictures need: the fram
 sees (`framing`), the garment mask (given, or computed), conversion to and from the official
 [-1, 1] tensors, and the composition of the result into the photo at its own resolution
 (`compose`).
+
+A garment tried on many persons (frames of a video, a camera, another photo) is prepared once:
+`engine.prepare_garment(cloth_rgb, mask)` fits it to the canvas, computes its mask and runs the
+garment's branch of the model; `engine.try_on(person_rgb, prepared)` then runs only the rest.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from tryon_app.core.framing import (
 from tryon_app.core.images import binarize_mask, from_model_output, to_model_input
 from tryon_app.core.masks import garment_mask
 from tryon_app.core.paths import bundled_models_dir, model_search_dirs
-from tryon_app.core.pipeline import RuntimeOptions, TryOnPipeline
+from tryon_app.core.pipeline import ClothesFeatures, FlowFilter, RuntimeOptions, TryOnPipeline
 
 DEFAULT_MODEL_NAME = "default"
 RESOLUTIONS = ("full", "model")
@@ -66,6 +70,25 @@ class TryOnResult:
     framing: Framing
     composition: Composition | None = None
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedGarment:
+    """A garment ready to be tried on many persons (`TryOnEngine.prepare_garment`).
+
+    Attributes:
+        canvas: uint8 (256, 192, 3) the garment photo fitted to the model's canvas.
+        mask: uint8 (256, 192) {0, 255} the mask the model sees.
+        source: the garment photo at full resolution, for composition.
+        features: the model's garment branch, computed once (it belongs to the engine's model).
+        timings_ms: {"garment mask": ..., "garment": ...} wall times of the preparation.
+    """
+
+    canvas: np.ndarray
+    mask: np.ndarray
+    source: GarmentSource
+    features: ClothesFeatures
+    timings_ms: dict[str, float]
 
 
 def default_model_dir() -> Path:
@@ -135,41 +158,79 @@ class TryOnEngine:
         engine._model_lock = threading.Lock()
         return engine
 
+    def prepare_garment(
+        self, cloth_rgb: np.ndarray, mask: np.ndarray | None = None
+    ) -> PreparedGarment:
+        """`cloth_rgb` ready for `try_on`: on the canvas, its mask, and the model's garment branch.
+
+        Args:
+            cloth_rgb: uint8 (H, W, 3) garment photo of any size.
+            mask: its mask at the photo's size (computed when None).
+        """
+        start = time.perf_counter()
+        cloth_canvas, cloth_mask, source = _garment_on_canvas(cloth_rgb, mask)
+        mask_ms = (time.perf_counter() - start) * 1e3
+        clothes, edge = _garment_inputs(cloth_canvas, cloth_mask)
+        with self._model_lock:
+            features = self.pipeline.prepare_clothes(clothes, edge)
+        timings = {"garment mask": mask_ms, **features.timings_ms}
+        return PreparedGarment(cloth_canvas, cloth_mask, source, features, timings)
+
     def try_on(
         self,
         person_rgb: np.ndarray,
-        cloth_rgb: np.ndarray,
+        cloth: np.ndarray | PreparedGarment,
         mask: np.ndarray | None = None,
         *,
         framing: str | Box | Framing = "auto",
         resolution: str = "full",
+        flow_filter: FlowFilter | None = None,
     ) -> TryOnResult:
-        """Try `cloth_rgb` on `person_rgb`.
+        """Try a garment on `person_rgb`.
 
         Args:
-            person_rgb, cloth_rgb: uint8 (H, W, 3) photos of any size.
-            mask: the garment's mask at the garment photo's size (computed when None).
+            person_rgb: uint8 (H, W, 3) photo of any size.
+            cloth: the garment: a uint8 (H, W, 3) photo, or a `PreparedGarment` of this engine
+                (its branch of the model is then not computed again).
+            mask: the garment's mask at the garment photo's size (computed when None); a
+                prepared garment has its own.
             framing: "auto", "letterbox", "crop" or a `Box` (see `framing.choose_framing`), or a
                 `Framing` already chosen for this photo (an app that showed it keeps it).
             resolution: "full" (the photo's own size, only the changed region from the model)
                 or "model" (the model's result scaled into the framing box).
+            flow_filter: called with the model's final flow before its generator runs (see
+                `pipeline.FlowFilter`; the split layout only).
+
+        Raises:
+            TryOnError: a prepared garment of another engine or model.
         """
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, not {resolution!r}")
+        if isinstance(cloth, PreparedGarment) and mask is not None:
+            raise ValueError("a prepared garment has its mask: prepare it with the mask instead")
         clock = time.perf_counter
         start = clock()
         chosen = framing if isinstance(framing, Framing) else choose_framing(person_rgb, framing)
         person_canvas = cut_to_canvas(person_rgb, chosen.box, _pad_colour(person_rgb, chosen.box))
         framing_ms = (clock() - start) * 1e3
-        cloth_canvas, cloth_mask, garment = _garment_on_canvas(cloth_rgb, mask)
-        model_inputs = (
-            to_model_input(person_canvas),
-            to_model_input(cloth_canvas),
-            (cloth_mask[None, None] / 255.0).astype(np.float32),
-        )
-        with self._model_lock:
-            # The output holds copies, so no later try-on can change it once the lock is free.
-            output = self.pipeline.run(*model_inputs)
+        person_input = to_model_input(person_canvas)
+        if isinstance(cloth, PreparedGarment):
+            prepared = cloth
+        elif flow_filter is not None:
+            prepared = self.prepare_garment(cloth, mask)
+        else:
+            prepared = None
+        if prepared is None:
+            cloth_canvas, cloth_mask, garment = _garment_on_canvas(cloth, mask)
+            with self._model_lock:
+                # The output holds copies, so no later try-on can change it once the lock is free.
+                output = self.pipeline.run(person_input, *_garment_inputs(cloth_canvas, cloth_mask))
+        else:
+            cloth_mask, garment = prepared.mask, prepared.source
+            with self._model_lock:
+                output = self.pipeline.run_prepared(
+                    person_input, prepared.features, flow_filter=flow_filter
+                )
         canvas = from_model_output(output.p_tryon)
         notes = (chosen.note,) if chosen.note else ()
         start = clock()
@@ -198,6 +259,11 @@ class TryOnEngine:
             composition=composition,
             notes=notes,
         )
+
+
+def _garment_inputs(canvas: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The garment canvas and its mask as the model's clothes and edge inputs."""
+    return to_model_input(canvas), (mask[None, None] / 255.0).astype(np.float32)
 
 
 def _pad_colour(rgb: np.ndarray, box: Box) -> tuple[int, int, int]:

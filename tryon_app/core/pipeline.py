@@ -9,6 +9,13 @@ that `tryon_app/core/artifact.py` defines:
 * ``fused``: one graph with the correlation as OpenVINO ops, for devices where a Python kernel
   cannot run alongside (iGPU, model servers).
 
+A try-on is two steps: `prepare_clothes` (the garment's branch of the warp, its encoder and
+pyramid, which depend on the garment alone) and `run_prepared` (the person's branch, the flow
+levels and the generator). `run` does both. A live view or a new person photo in the same garment
+prepares the garment once. In the split layout the exported features graph, which computes both
+pyramids, is cut at load time into a garment graph and a person graph (the two branches share
+nothing), so that a try-on of a prepared garment runs only the person's half.
+
 Inputs and outputs are numpy arrays in the official model space: person and clothes
 (1, 3, 256, 192) float32 in [-1, 1], edge (1, 1, 256, 192) float32 in [0, 1].
 """
@@ -18,7 +25,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +43,6 @@ from tryon_app.core.artifact import (
     INPUT_SHAPES,
     LAST_FLOW,
     LEVELS,
-    MODEL_INPUTS,
     P_TRYON,
     PERSON,
     PERSON_FEATURE,
@@ -94,6 +101,35 @@ class TryOnOutput:
     timings_ms: dict[str, float]
     p_rendered: np.ndarray | None = None
     m_composite: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ClothesFeatures:
+    """A garment prepared for try-ons (`TryOnPipeline.prepare_clothes`): what the model takes of it
+    and, in the split layout, its feature pyramid.
+
+    Belongs to the pipeline that made it and its forks (they share the compiled graphs); another
+    pipeline refuses it.
+
+    Attributes:
+        clothes: (1, 3, 256, 192) float32 in [-1, 1], the garment masked by `edge`.
+        edge: (1, 1, 256, 192) float32 in {0, 1}, the binarised mask.
+        pyramid: the garment's features per pyramid level (0 = finest), each (1, H, W, C)
+            float32 (channels last, as the level graphs read them); None in the fused layout, or
+            when the features graph could not be cut (then each try-on computes them).
+        timings_ms: {"garment": wall time of the garment's branch}.
+    """
+
+    clothes: np.ndarray
+    edge: np.ndarray
+    pyramid: tuple[np.ndarray, ...] | None
+    timings_ms: dict[str, float]
+    owner: object = field(repr=False, default=None)
+
+
+FlowFilter = Callable[[np.ndarray], None]
+"""Called with the final appearance flow, (1, 2, 256, 192) float32, before the generator renders
+with it; it may change the flow in place (temporal smoothing of a live view)."""
 
 
 _core = None
@@ -173,26 +209,52 @@ def _channels_last_interface(model):
     return steps.build()
 
 
+def _read_graph(xml_path: Path):
+    """The IR at `xml_path` as an OpenVINO model, or the error that says which file is bad."""
+    try:
+        return ov_core().read_model(str(xml_path))
+    except RuntimeError as error:
+        raise graph_read_error(xml_path, error) from None
+
+
+def _branches(features) -> tuple[object, object] | None:
+    """The features graph cut into (garment graph, person graph), or None when it cannot be.
+
+    Each keeps one input and its own pyramid's outputs (`cloth_pyramid`, `person_pyramid`). The
+    warping module encodes garment and person with separate encoders and pyramids, so the cut
+    leaves every node where it was and the outputs are the same numbers; OpenVINO refuses the
+    cut (and None is returned) if an output of one branch depended on the other's input.
+    """
+    import openvino as ov
+
+    cuts = []
+    for name, pyramid in ((CLOTHES, cloth_pyramid), (PERSON, person_pyramid)):
+        model = features.clone()  # each cut gets nodes of its own for the interface's changes
+        wanted = {pyramid(i) for i in range(LEVELS)}
+        results = [port.get_node() for port in model.outputs if port.get_names() & wanted]
+        parameters = [p for p in model.get_parameters() if name in p.output(0).get_names()]
+        if len(results) != LEVELS or len(parameters) != 1:
+            return None
+        try:
+            cuts.append(ov.Model(results, parameters, f"{model.get_friendly_name()}_{name}"))
+        except RuntimeError:  # "Model references undeclared parameters"
+            return None
+    return cuts[0], cuts[1]
+
+
 class _Graph:
-    """One compiled IR with a reusable infer request, its tensors bound once by the pipeline.
+    """One compiled graph with a reusable infer request, its tensors bound once by the pipeline.
 
     The pyramid features it takes or returns, if any, are NHWC (see _NHWC_TENSORS).
     """
 
-    def __init__(self, xml_path: Path, options: RuntimeOptions):
-        core = ov_core()
-        try:
-            model = core.read_model(str(xml_path))
-        except RuntimeError as error:
-            raise graph_read_error(xml_path, error) from None
+    def __init__(self, model, options: RuntimeOptions, name: str):
         model = _channels_last_interface(_without_legacy_warp(model))
         try:
-            self.compiled = core.compile_model(model, options.device, compile_config(options))
+            self.compiled = ov_core().compile_model(model, options.device, compile_config(options))
         except RuntimeError as error:
             reason = openvino_reason(error)
-            raise TryOnError(
-                f"device {options.device}: cannot compile {xml_path.name} ({reason})"
-            ) from None
+            raise TryOnError(f"device {options.device}: cannot compile {name} ({reason})") from None
         self.request = self.compiled.create_infer_request()
         self.output_names = [output.get_any_name() for output in self.compiled.outputs]
 
@@ -208,7 +270,8 @@ class _Graph:
 
 
 class TryOnPipeline:
-    """Compiled try-on model: `pipeline.run(person, clothes, edge) -> TryOnOutput`."""
+    """Compiled try-on model: `pipeline.run(person, clothes, edge) -> TryOnOutput`, or a garment
+    prepared once (`prepare_clothes`) and tried on many persons (`run_prepared`)."""
 
     def __init__(self, artifact: Artifact, options: RuntimeOptions | None = None):
         self.artifact = artifact
@@ -229,17 +292,42 @@ class TryOnPipeline:
         if layout not in artifact.layouts:
             raise ArtifactError(f"{artifact.root}: this artifact has no {layout!r} layout")
         self.layout = layout
+        self._owner = object()  # what prepared garments are checked against (forks share it)
+        self._features = self._garment = self._person = None
         if layout == "split":
             files = artifact.split_files()
-            self._features = _Graph(artifact.path(files["features"]), self.options)
-            self._levels = [_Graph(artifact.path(name), self.options) for name in files["levels"]]
-            self._render = _Graph(artifact.path(files["render"]), self.options)
+            self._load_features(artifact.path(files["features"]))
+            self._levels = [self._graph(artifact.path(name)) for name in files["levels"]]
+            self._render = self._graph(artifact.path(files["render"]))
             if len(self._levels) != LEVELS:
                 raise ArtifactError(f"{artifact.root}: expected {LEVELS} flow levels")
             kernels.warmup()
         else:
-            self._fused = _Graph(artifact.path(artifact.layouts["fused"]), self.options)
+            self._fused = self._graph(artifact.path(artifact.layouts["fused"]))
         self._connect_inputs()
+
+    def _graph(self, xml_path: Path, model=None) -> _Graph:
+        model = _read_graph(xml_path) if model is None else model
+        return _Graph(model, self.options, xml_path.name)
+
+    def _load_features(self, xml_path: Path) -> None:
+        """The features graph as a garment graph and a person graph (`_branches`); kept whole in
+        `_features` only when it cannot be cut (each try-on then computes both pyramids)."""
+        features = _read_graph(xml_path)
+        branches = _branches(features)
+        self._features = self._garment = self._person = None
+        if branches is None:
+            log.info("%s: the garment and person branches cannot be cut apart", xml_path)
+            self._features = self._graph(xml_path, features)
+        else:
+            self._garment = self._graph(xml_path, branches[0])
+            self._person = self._graph(xml_path, branches[1])
+
+    @property
+    def caches_garments(self) -> bool:
+        """Whether a prepared garment spares its try-ons the garment's branch (split layout with
+        a features graph that could be cut)."""
+        return self.layout == "split" and self._garment is not None
 
     def fork(self) -> TryOnPipeline:
         """A twin that shares the compiled graphs but has its own infer requests.
@@ -250,7 +338,9 @@ class TryOnPipeline:
         """
         twin = copy.copy(self)
         if self.layout == "split":
-            twin._features = self._features.fork()
+            for name in ("_features", "_garment", "_person"):
+                graph = getattr(self, name)
+                setattr(twin, name, None if graph is None else graph.fork())
             twin._levels = [level.fork() for level in self._levels]
             twin._render = self._render.fork()
         else:
@@ -266,7 +356,10 @@ class TryOnPipeline:
 
     def optimal_requests(self) -> int:
         """How many try-ons the device wants in flight at once (1 in latency mode)."""
-        graph = self._features if self.layout == "split" else self._fused
+        if self.layout == "fused":
+            graph = self._fused
+        else:
+            graph = self._features if self._features is not None else self._person
         try:
             return max(1, int(graph.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         except RuntimeError:  # a device that does not report it
@@ -276,9 +369,11 @@ class TryOnPipeline:
         """Host buffers for the model inputs, bound to the requests that read them.
 
         A try-on writes its preprocessed inputs there and passes no arrays to OpenVINO. In the
-        split layout the graphs are also bound to one another (_connect_split_graphs).
+        split layout the graphs are also bound to one another (_connect_split_graphs). `_loaded`
+        is the prepared garment these buffers hold (None: a garment of `run` or none).
         """
         self._inputs = {name: np.zeros(shape, np.float32) for name, shape in INPUT_SHAPES.items()}
+        self._loaded: ClothesFeatures | None = None
         if self.layout == "fused":
             for name, buffer in self._inputs.items():
                 self._fused.request.set_tensor(name, _shared_tensor(buffer))
@@ -286,29 +381,38 @@ class TryOnPipeline:
         for name, buffer in self._inputs.items():
             shared = _shared_tensor(buffer)
             self._render.request.set_tensor(name, shared)
-            if name in FEATURES_TENSORS.inputs:
+            if self._features is not None and name in FEATURES_TENSORS.inputs:
                 self._features.request.set_tensor(name, shared)
+            if self._garment is not None and name == CLOTHES:
+                self._garment.request.set_tensor(name, shared)
+            if self._person is not None and name == PERSON:
+                self._person.request.set_tensor(name, shared)
         self._connect_split_graphs()
 
     def _connect_split_graphs(self) -> None:
         """Bind the split graphs' tensors to one another once, so that a try-on passes no arrays.
 
         The five cost volumes live in host buffers shared with the level requests; the pyramid
-        outputs of the features graph are the level graphs' feature inputs, and each level's
-        flow output is the next level's `last_flow` and, at the end, the render graph's `flow`.
-        The numba kernel reads the pyramids and flows and writes the cost volumes in place.
-        Feeding every graph a dict of arrays instead made OpenVINO wrap and check each one on
-        every call: 0.7 ms of the default model's 13.
+        outputs of the person and garment graphs (or of the uncut features graph) are the level
+        graphs' feature inputs (a prepared garment's pyramid is copied back into the garment
+        graph's output buffers when it is tried on); each level's flow output is the next level's
+        `last_flow` and, at the end, the render graph's `flow`. The numba kernel reads the
+        pyramids and flows and writes the cost volumes in place. Feeding every graph a dict of
+        arrays instead made OpenVINO wrap and check each one on every call: 0.7 ms of the default
+        model's 13.
         """
-        features = self._features.request
+        persons = (self._person or self._features).request
+        garments = (self._garment or self._features).request
+        # The garment's pyramid, finest first, as views of the garment graph's output buffers.
+        self._garment_pyramid = [garments.get_tensor(cloth_pyramid(i)).data for i in range(LEVELS)]
         # Per level, coarsest first: (clothes feature, person feature, flow so far or None,
         # cost volume), the first three as views of OpenVINO's buffers.
         self._level_tensors = []
         flow = None
         for i, level in enumerate(self._levels):
             index = LEVELS - 1 - i
-            cloth = features.get_tensor(cloth_pyramid(index))
-            person = features.get_tensor(person_pyramid(index))
+            cloth = garments.get_tensor(cloth_pyramid(index))
+            person = persons.get_tensor(person_pyramid(index))
             batch, height, width, _ = cloth.shape  # NHWC, see _NHWC_TENSORS
             cost_volume = np.zeros((batch, kernels.NUM_SHIFTS, height, width), np.float32)
             level.request.set_tensor(CLOTH_FEATURE, cloth)
@@ -326,20 +430,94 @@ class TryOnPipeline:
     def run(self, person: np.ndarray, clothes: np.ndarray, edge: np.ndarray) -> TryOnOutput:
         """Try `clothes` (masked by `edge`) on `person`; shapes as in the module docstring.
 
+        The garment's branch is computed for this try-on alone (its time counts in "encoders");
+        `prepare_clothes` computes it once for many.
+
         Raises:
             TryOnError: an input does not have its shape.
         """
-        for name, array in zip(MODEL_INPUTS, (person, clothes, edge), strict=True):
-            if np.shape(array) != INPUT_SHAPES[name]:
-                raise TryOnError(
-                    f"{name} must have shape {INPUT_SHAPES[name]}; got {np.shape(array)}"
-                )
+        _check_shape(PERSON, person)
+        garment_ms = self._prepare(clothes, edge)
+        np.copyto(self._inputs[PERSON], person)
+        if self.layout == "fused":
+            return self._run_fused()
+        output = self._run_split()
+        timings = dict(output.timings_ms)
+        timings["encoders"] += garment_ms
+        timings["total"] += garment_ms
+        return replace(output, timings_ms=timings)
+
+    def prepare_clothes(self, clothes: np.ndarray, edge: np.ndarray) -> ClothesFeatures:
+        """The garment's half of its try-ons: `clothes` masked by the binarised `edge` and, in the
+        split layout, its feature pyramid (the garment graph run once).
+
+        Raises:
+            TryOnError: an input does not have its shape.
+        """
+        garment_ms = self._prepare(clothes, edge)
+        pyramid = None
+        if self.caches_garments:
+            pyramid = tuple(np.array(features) for features in self._garment_pyramid)
+        prepared = ClothesFeatures(
+            self._inputs[CLOTHES].copy(),
+            self._inputs[EDGE].copy(),
+            pyramid,
+            {"garment": garment_ms},
+            self._owner,
+        )
+        self._loaded = prepared  # the buffers hold it now
+        return prepared
+
+    def _prepare(self, clothes: np.ndarray, edge: np.ndarray) -> float:
+        """Write a garment into the input buffers and run its branch; its wall time in ms."""
+        _check_shape(CLOTHES, clothes)
+        _check_shape(EDGE, edge)
+        self._loaded = None
         # The model sees the clothes masked by the binarised edge, and that edge.
         inputs = self._inputs
-        np.copyto(inputs[PERSON], person)
         np.greater(np.asarray(edge, dtype=np.float32), np.float32(0.5), out=inputs[EDGE])
         np.multiply(clothes, inputs[EDGE], out=inputs[CLOTHES])
-        return self._run_fused() if self.layout == "fused" else self._run_split()
+        start = time.perf_counter()
+        if self.caches_garments:
+            self._garment.request.infer()
+        return (time.perf_counter() - start) * 1e3
+
+    def run_prepared(
+        self,
+        person: np.ndarray,
+        garment: ClothesFeatures,
+        *,
+        flow_filter: FlowFilter | None = None,
+    ) -> TryOnOutput:
+        """Try a prepared garment on `person`, (1, 3, 256, 192) float32 in [-1, 1].
+
+        Args:
+            person: the person canvas as a model input.
+            garment: `prepare_clothes`'s result, from this pipeline or one of its forks.
+            flow_filter: called with the final flow before the generator runs (split layout;
+                the fused graph keeps its flow inside).
+
+        Raises:
+            TryOnError: `person` does not have its shape, or `garment` was prepared by another
+                model.
+        """
+        _check_shape(PERSON, person)
+        if garment.owner is not self._owner:
+            raise TryOnError("this garment was prepared by another model: prepare it again")
+        self._load(garment)
+        np.copyto(self._inputs[PERSON], person)
+        return self._run_fused() if self.layout == "fused" else self._run_split(flow_filter)
+
+    def _load(self, garment: ClothesFeatures) -> None:
+        """Copy a prepared garment into the buffers the graphs read, unless it is already there."""
+        if garment is self._loaded:
+            return
+        np.copyto(self._inputs[CLOTHES], garment.clothes)
+        np.copyto(self._inputs[EDGE], garment.edge)
+        if self.caches_garments:
+            for buffer, features in zip(self._garment_pyramid, garment.pyramid, strict=True):
+                np.copyto(buffer, features)
+        self._loaded = garment
 
     def _run_fused(self) -> TryOnOutput:
         start = time.perf_counter()
@@ -348,12 +526,12 @@ class TryOnPipeline:
         out = self._fused.outputs()
         return _output(out, out_flow=out[LAST_FLOW], timings={"total": total})
 
-    def _run_split(self) -> TryOnOutput:
+    def _run_split(self, flow_filter: FlowFilter | None = None) -> TryOnOutput:
         """The try-on on the inputs already in the bound buffers (_connect_split_graphs)."""
         clock = time.perf_counter
         timings = dict.fromkeys(STAGES, 0.0)
         start = clock()
-        self._features.request.infer()
+        (self._person or self._features).request.infer()
         timings["encoders"] = (clock() - start) * 1e3
 
         # Level i = 0 is the coarsest (8x6). Each level correlates its clothes feature, warped by
@@ -370,11 +548,18 @@ class TryOnPipeline:
             timings["correlation"] += (t1 - t0) * 1e3
             timings["flow"] += (t2 - t1) * 1e3
 
+        if flow_filter is not None:
+            flow_filter(self._final_flow)  # the render graph's flow input is this buffer
         t0 = clock()
         self._render.request.infer()
         timings["generator"] = (clock() - t0) * 1e3
         timings["total"] = (clock() - start) * 1e3
         return _output(self._render.outputs(), out_flow=self._final_flow, timings=timings)
+
+
+def _check_shape(name: str, array: np.ndarray) -> None:
+    if np.shape(array) != INPUT_SHAPES[name]:
+        raise TryOnError(f"{name} must have shape {INPUT_SHAPES[name]}; got {np.shape(array)}")
 
 
 def _shared_tensor(array: np.ndarray):
