@@ -136,8 +136,8 @@ def capture(args: argparse.Namespace, width: int, height: int) -> int:
     from PySide6.QtGui import QGuiApplication
 
     from tryon_app.core.framing import Box
+    from tryon_app.core.session import sample_images
     from tryon_app.gui.app import create_application
-    from tryon_app.gui.session import sample_images
     from tryon_app.gui.settings import AppSettings
     from tryon_app.gui.window import MainWindow
 

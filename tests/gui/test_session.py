@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tryon_app.core.errors import TryOnError
-from tryon_app.gui.session import (
+from tryon_app.core.session import (
     LatestWinsWorker,
     ModelEntry,
     SaveQueue,

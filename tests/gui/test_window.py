@@ -358,8 +358,8 @@ def test_gallery_thumbnails_load_off_the_gui_thread(qtbot, photos):
 def test_closing_while_the_model_compiles_does_not_wait_for_it(
     make_window, settings_file, qtbot, monkeypatch
 ):
+    from tryon_app.core.session import TryOnSession
     from tryon_app.gui.controller import QUIT_GRACE_S
-    from tryon_app.gui.session import TryOnSession
 
     started, release = threading.Event(), threading.Event()
     load = TryOnSession.load
@@ -514,8 +514,8 @@ def test_the_after_end_of_the_slider_shows_the_try_on(qtbot):
 def test_the_result_pane_says_the_model_is_being_prepared(
     make_window, photos, qtbot, monkeypatch, wait_result
 ):
+    from tryon_app.core.session import TryOnSession
     from tryon_app.gui import window as window_module
-    from tryon_app.gui.session import TryOnSession
 
     started, release = threading.Event(), threading.Event()
     load = TryOnSession.load

@@ -617,12 +617,3 @@ def from_model_output(tensor: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(levels[0])
     return np.ascontiguousarray(levels.transpose(1, 2, 0))
 
-
-def __getattr__(name: str):
-    # tryon_app/gui/session.py still imports these from here (the GUI is not ours to change in
-    # this change); framing.py imports this module, so they cannot be imported back at the top.
-    if name in ("fit_to_canvas", "restore_framing"):
-        from tryon_app.core import framing
-
-        return getattr(framing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,14 +21,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
-from tryon_app.gui.imaging import (
-    DISPLAY_MAX_SIDE,
-    Picture,
-    display_image,
-    mask_overlay_image,
-    rgb_to_qimage,
-)
-from tryon_app.gui.session import (
+from tryon_app.core.session import (
     GarmentPhoto,
     JobEvent,
     LatestWinsWorker,
@@ -45,6 +38,13 @@ from tryon_app.gui.session import (
     load_garment,
     load_person,
     replace_mask,
+)
+from tryon_app.gui.imaging import (
+    DISPLAY_MAX_SIDE,
+    Picture,
+    display_image,
+    mask_overlay_image,
+    rgb_to_qimage,
 )
 
 if TYPE_CHECKING:

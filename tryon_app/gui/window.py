@@ -24,6 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tryon_app.core.session import (
+    IMAGE_SUFFIXES,
+    PRECISION_CHOICES,
+    ModelInfo,
+    ModelRequest,
+    list_models,
+    sample_images,
+)
 from tryon_app.gui import style
 from tryon_app.gui.controller import (
     COMPILING,
@@ -35,14 +43,6 @@ from tryon_app.gui.controller import (
     TryOnController,
 )
 from tryon_app.gui.gallery import Gallery, ThumbnailLoader
-from tryon_app.gui.session import (
-    IMAGE_SUFFIXES,
-    PRECISION_CHOICES,
-    ModelInfo,
-    ModelRequest,
-    list_models,
-    sample_images,
-)
 from tryon_app.gui.settings import AppSettings, pictures_folder
 from tryon_app.gui.widgets import (
     ZOOM_STEP,

@@ -1,9 +1,9 @@
 """Qt-free side of the desktop app: a worker thread where the newest request wins, and its jobs.
 
 Nothing here imports Qt, so the scheduling and the jobs can be reasoned about (and tested) on
-their own; `controller.py` bridges the worker's events onto the GUI thread. Heavy modules
-(OpenVINO, numba, OpenCV) are imported inside the jobs, which run on worker threads, so the
-window can appear before any of them is loaded.
+their own; `tryon_app/gui/controller.py` bridges the worker's events onto the GUI thread. Heavy
+modules (OpenVINO, numba, OpenCV) are imported inside the jobs, which run on worker threads, so
+the window can appear before any of them is loaded.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def mask_overlay(
     """
     from tryon_app.core.engine import prepare_garment
     from tryon_app.core.errors import InputImageError
-    from tryon_app.core.images import fit_to_canvas, restore_framing
+    from tryon_app.core.framing import fit_to_canvas, restore_framing
 
     try:
         _, canvas_mask = prepare_garment(cloth_rgb, mask)
