@@ -112,6 +112,30 @@ def test_changed_region_follows_the_garment_and_what_touches_it_but_not_the_head
     assert changed_region(person, rendered, 0 * warped_edge, 0 * warped_edge).max() == 0.0
 
 
+def test_a_garment_warped_over_the_head_leaves_the_head_as_it_was():
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (H * 2, W * 2, 3), dtype=np.uint8)
+    person = cv2.resize(photo, (W, H), interpolation=cv2.INTER_AREA)
+    # A poor warp: garment and composition mask from the top of the canvas down.
+    p_rendered, m_composite, warped_edge = model_outputs((slice(0, 200), slice(40, 150)))
+    garment = GarmentSource(textured(H, W, 4), np.full((H, W), 255, np.uint8), (0, 0, H, W))
+    weights = changed_region(person, p_rendered, m_composite, warped_edge, neck=64)
+    assert weights[:64].max() == 0.0 and weights[70:190, 50:140].min() == 1.0
+    result = compose(
+        photo,
+        Box(0, 0, W * 2, H * 2),
+        weights,
+        p_rendered,
+        m_composite,
+        warped_edge,
+        identity_flow(),
+        garment,
+    )
+    # Not the feathered weights, nor the garment's sharp full-resolution outline, reach the head.
+    np.testing.assert_array_equal(result.image[: 2 * 62], photo[: 2 * 62])
+    assert (result.image[2 * 80 : 2 * 180, 2 * 60 : 2 * 130] != photo[160:360, 120:260]).any()
+
+
 def test_paste_canvas_scales_the_model_result_into_its_box():
     photo = np.zeros((600, 400, 3), dtype=np.uint8)
     canvas = np.full((H, W, 3), 200, dtype=np.uint8)

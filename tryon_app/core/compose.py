@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tryon_app.core.framing import CANVAS_SIZE, Box
+from tryon_app.core.framing import CANVAS_SIZE, Box, neck_row
 
 # How far (mean over RGB, in [0, 1]) the rendered person must depart from the photo for a pixel
 # next to the garment to count as changed (a sleeve that became an arm); below it, the generator
@@ -100,6 +100,7 @@ def changed_region(
     p_rendered: np.ndarray,
     m_composite: np.ndarray,
     warped_edge: np.ndarray,
+    neck: int | None = None,
 ) -> np.ndarray:
     """Where on the canvas the try-on replaces the photo: float32 (H, W) weights in [0, 1].
 
@@ -108,6 +109,8 @@ def changed_region(
         p_rendered: (1, 3, H, W) in [-1, 1]: the generator's person.
         m_composite: (1, 1, H, W) in [0, 1]: its composition mask.
         warped_edge: (1, 1, H, W) in [0, 1]: the warped garment mask.
+        neck: the canvas row of the person's neck (`framing.neck_row`), when known: nothing
+            above it changes, whatever a poor warp drew over the head.
     """
     garment = (np.asarray(warped_edge)[0, 0] > 0.5) | (np.asarray(m_composite)[0, 0] > 0.5)
     if not garment.any():
@@ -124,10 +127,14 @@ def changed_region(
     changed = (np.isin(labels, touching[touching > 0]) | garment).astype(np.uint8) * 255
     changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _disc(1))
     neckline = int(np.flatnonzero(garment.sum(axis=1) >= 3)[0]) if garment.sum() >= 3 else 0
-    changed[: max(0, neckline - HEAD_MARGIN)] = 0
+    head_end = max(0, neckline - HEAD_MARGIN)
+    if neck is not None:
+        head_end = max(head_end, neck)
+    changed[:head_end] = 0
     weights = cv2.GaussianBlur(changed.astype(np.float32) / 255.0, (0, 0), FEATHER)
     weights[changed > 0] = np.maximum(weights[changed > 0], 0.5)
     weights[weights < _ALPHA_FLOOR] = 0.0
+    weights[:head_end] = 0.0  # nor its feathered seam
     return weights
 
 
@@ -190,7 +197,9 @@ def compose(
     )
     mask = cv2.multiply(scaled(_to_uint8(inner * 255.0)), cloth_mask, scale=1.0 / 255.0)
     # On the garment the try-on is whole: its sharp full-resolution outline, not the canvas's
-    # feathered one, is where the new garment meets the photo.
+    # feathered one, is where the new garment meets the photo; but never outside the changed
+    # region (a garment warped over the head stays out of it).
+    cloth_mask = cv2.min(cloth_mask, scaled(np.where(weights > 0, 255, 0).astype(np.uint8)))
     alpha = cv2.max(alpha, cloth_mask)
     photo_planes = cv2.split(photo[y0:y1, x0:x1])
     mixed = [
@@ -220,7 +229,11 @@ def compose_output(
 ) -> Composition:
     """`compose` of a pipeline's `TryOnOutput` (one with `p_rendered` and `m_composite`)."""
     weights = changed_region(
-        person_canvas, output.p_rendered, output.m_composite, output.warped_edge
+        person_canvas,
+        output.p_rendered,
+        output.m_composite,
+        output.warped_edge,
+        neck_row(person_canvas),
     )
     return compose(
         photo,

@@ -195,6 +195,21 @@ def find_person_box(rgb: np.ndarray) -> Box | None:
     return _settled(box.scaled(factor) if factor > 1 else box, height, width)
 
 
+def neck_row(canvas: np.ndarray) -> int | None:
+    """The row of the neck on a VITON-framed canvas, or None when no person stands out.
+
+    Where the silhouette shows no neck (hair over the shoulders, a hood), the neck is placed a
+    VITON head's length below the crown.
+    """
+    person = _person_silhouette(canvas)
+    measured = None if person is None else _measure(person)
+    if measured is None:
+        return None
+    if measured.head_length:
+        return measured.top + measured.head_length
+    return measured.top + round(_HEAD_SHARE * canvas.shape[0])
+
+
 def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
     """The person: the largest foreground region (bool (H, W)), or None when none stands out.
 
