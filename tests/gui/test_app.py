@@ -94,7 +94,8 @@ _QUIT_DURING_COMPILE = """
 import sys, threading
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from tryon_app.gui import app, session
+from tryon_app.core import session
+from tryon_app.gui import app
 
 def compile_forever(self, request):
     print("compiling", flush=True)
