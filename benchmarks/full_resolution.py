@@ -4,7 +4,8 @@ auto-framing of full-body and off-centre scenes.
     optimize synth --size 1024x768 --n 200 --seed 31 --out runs/synth-1024
     optimize synth --scene full-body --size 1024x768 --n 100 --seed 32 --out runs/synth-full-body
     optimize synth --scene offset --size 1024x768 --n 100 --seed 33 --out runs/synth-offset
-    python benchmarks/full_resolution.py --data runs/synth-1024 --scenes runs/synth-full-body runs/synth-offset
+    python benchmarks/full_resolution.py --data runs/synth-1024 --scenes runs/synth-full-body runs/synth-offset \
+        --sheet docs/full_resolution_before_after.png
 
 For the VITON-framed pairs it prints the SSIM of each path against the ground truth at full
 resolution, and how many of the pixels the ground truth leaves unchanged come back bit for bit;
@@ -20,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from optimization.data.viton import read_gray, read_rgb
@@ -90,6 +92,47 @@ def framing_of_scenes(engine: TryOnEngine, folder: Path, limit: int | None) -> d
     }
 
 
+SHEET_HEIGHT = 384
+CROP = 192
+
+
+def before_after_sheet(engine: TryOnEngine, folder: Path, count: int, out: Path) -> None:
+    """A row per pair: person, scaled-up 192x256 result, full-resolution result, ground truth,
+    then the same three at the photo's own pixels around the chest, where the garment is."""
+    rows = []
+    for person_name, cloth_name in _pairs(folder, count):
+        person, cloth, mask, truth = _inputs(folder, person_name, cloth_name)
+        composed = engine.try_on(person, cloth, mask)
+        upscaled = engine.try_on(
+            person, cloth, mask, framing=composed.framing.box, resolution="model"
+        )
+        height, width = person.shape[:2]
+        scale = SHEET_HEIGHT / height
+        size = (round(width * scale), SHEET_HEIGHT)
+        whole = [
+            cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            for image in (person, upscaled.image, composed.image, truth)
+        ]
+        y, x = int(height * 0.42), width // 2
+        crops = [
+            image[y - CROP : y + CROP, x - CROP : x + CROP]
+            for image in (upscaled.image, composed.image, truth)
+        ]
+        crops = [
+            cv2.resize(crop, (SHEET_HEIGHT, SHEET_HEIGHT), interpolation=cv2.INTER_AREA)
+            for crop in crops
+        ]
+        rows.append(np.concatenate(whole + crops, axis=1))
+    width = max(row.shape[1] for row in rows)
+    rows = [
+        np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=255)
+        for row in rows
+    ]
+    sheet = np.concatenate(rows, axis=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="artifact folder (default: the shipped one)")
@@ -99,11 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", type=int, default=None, help="first N pairs of each folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--sheet",
+        type=Path,
+        default=None,
+        help="also write a before/after sheet of the first pairs of --data here (PNG)",
+    )
+    parser.add_argument("--sheet-pairs", type=int, default=3, help="pairs on the sheet")
     args = parser.parse_args(argv)
     engine = TryOnEngine(args.model, RuntimeOptions(precision="f32"))
     results = {"model": str(engine.artifact.root)}
     if args.data:
         results["composition"] = composition_vs_scaling(engine, args.data, args.limit)
+    if args.data and args.sheet:
+        before_after_sheet(engine, args.data, args.sheet_pairs, args.sheet)
     for folder in args.scenes:
         results[f"framing:{folder.name}"] = framing_of_scenes(engine, folder, args.limit)
     text = json.dumps(results, indent=2)

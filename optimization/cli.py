@@ -50,6 +50,16 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_synth_clip(args: argparse.Namespace) -> None:
+    from optimization.data.synth_clip import render_clip, write_clip
+
+    if args.seconds <= 0 or args.fps <= 0:
+        raise CommandError("--seconds and --fps must be positive")
+    clip = render_clip(args.seed, size=args.size, fps=args.fps, seconds=args.seconds)
+    video = write_clip(clip, Path(args.out), pngs=not args.no_png)
+    print(f"wrote {len(clip.frames)} frames to {video} and their ground truth under {args.out}")
+
+
 def _cmd_samples(args: argparse.Namespace) -> None:
     from optimization.data.synthetic import write_samples
 
@@ -186,6 +196,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
     path = write_report(
         args.run,
         data=args.data,
+        real=args.real,
         baseline=args.baseline,
         limit=args.limit,
         bench_runs=args.bench_runs,
@@ -243,6 +254,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="processes rendering in parallel (default 1)"
     )
     synth.set_defaults(handler=_cmd_synth)
+
+    clip = commands.add_parser(
+        "synth-clip",
+        help="write a short synthetic video with per-frame ground truth (the live try-on's test clip)",
+        description="Write OUT/person.mp4: a synthetic person breathing, swaying and stepping "
+        "sideways, with still parts at both ends and camera noise; per frame the ground truth in "
+        "the requested garment (gt/, gt_cloth_mask/), the lossless frames (person/), the garment "
+        "to try on (cloth.png, cloth_mask.png) and clip.json (motion, phases, framing boxes).",
+    )
+    clip.add_argument("--out", required=True, help="output folder (created)")
+    clip.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    clip.add_argument(
+        "--size", type=_size, default=(480, 640), metavar="HxW", help="frame size (default 480x640)"
+    )
+    clip.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    clip.add_argument("--seconds", type=float, default=4.0, help="length (default 4)")
+    clip.add_argument(
+        "--no-png", action="store_true", help="only the mp4, clip.json and the garment"
+    )
+    clip.set_defaults(handler=_cmd_synth_clip)
 
     samples = commands.add_parser(
         "samples",
@@ -427,6 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         default=None,
         help="variant the ratios and teacher metrics refer to (default: teacher*, else the largest)",
+    )
+    report.add_argument(
+        "--real",
+        default=None,
+        metavar="DIR",
+        help="also score every variant on real photos with reference try-ons (the layout of "
+        "`optimize evaluate --real`) and add their table",
     )
     report.add_argument("--limit", type=int, default=None, help="first N pairs when evaluating")
     report.add_argument(

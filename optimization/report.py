@@ -22,6 +22,7 @@ EVALUATION_DIR = "evaluation"
 REPORT_FILE = "report.md"
 QUALITY_PLOT = "quality_vs_size.png"
 LATENCY_PLOT = "latency_stages.png"
+REAL_SUFFIX = ".real.json"  # RUN/evaluation/<variant>.real.json: `real_photos.evaluate_real`
 STAGES = ("encoders", "correlation", "flow", "generator")
 STAGE_COLOURS = {
     "encoders": "#4C72B0",
@@ -387,10 +388,62 @@ def latency_table(variants: list[Variant]) -> str | None:
     return "\n".join(lines)
 
 
+def real_photo_results(run: Path, variants: list[Variant], folder: Path) -> list[tuple[str, dict]]:
+    """Each variant's scores on the real photos of `folder`, read from
+    ``RUN/evaluation/<variant>.real.json`` or measured (and written there) when the variant's
+    artifact is still in the run and the file is missing or of another folder."""
+    from optimization.real_photos import evaluate_real
+
+    results = []
+    for variant in variants:
+        path = run / EVALUATION_DIR / f"{variant.name}{REAL_SUFFIX}"
+        result = None
+        if path.is_file():
+            result = json.loads(path.read_text(encoding="utf-8"))
+            if Path(result.get("folder", "")).resolve() != folder.resolve():
+                result = None
+        if result is None and variant.artifact is not None:
+            log.info("real photos: %s", variant.name)
+            result = evaluate_real(variant.artifact, folder)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if result is not None:
+            results.append((variant.name, result))
+    return results
+
+
+def real_photo_table(results: list[tuple[str, dict]]) -> str:
+    """Per pair and mean SSIM against the reference try-ons, the unchanged photo's first."""
+    names = [pair["name"] for pair in results[0][1]["pairs"]]
+    headers = ["", *names, "mean SSIM", "mean PSNR", "margin over unchanged"]
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|---|" + "|".join("---:" for _ in headers[1:]) + "|",
+    ]
+    first = results[0][1]
+    unchanged = [_fixed(pair["unchanged_ssim"], 3) for pair in first["pairs"]]
+    lines.append(
+        "| unchanged photo | "
+        + " | ".join([*unchanged, _fixed(first["unchanged_ssim"], 3)])
+        + f" | {_fixed(first['unchanged_psnr'], 2)} | 0 |"
+    )
+    for name, result in results:
+        by_pair = {pair["name"]: pair["ssim"] for pair in result["pairs"]}
+        cells = [_fixed(by_pair.get(pair), 3) for pair in names]
+        cells += [
+            _fixed(result["ssim"], 3),
+            _fixed(result["psnr"], 2),
+            f"{result['margin']:+.3f}",
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_report(
     run: str | Path,
     *,
     data: str | Path | None = None,
+    real: str | Path | None = None,
     baseline: str | None = None,
     limit: int | None = None,
     bench_runs: int = 30,
@@ -402,6 +455,8 @@ def write_report(
         run: the run folder (``artifacts/<variant>/``, ``evaluation/<variant>.json``).
         data: VITON-layout folder to evaluate variants without results; None leaves their
             quality and speed cells at n/a.
+        real: real photos with reference try-ons (`optimization.real_photos`): adds a table of
+            every variant's SSIM against the references, next to the unchanged photos'.
         baseline: the variant the ratios and teacher metrics refer to (see `choose_baseline`).
         limit, bench_runs, progress: passed to `optimization.evaluate.evaluate_artifact`.
 
@@ -440,6 +495,16 @@ def write_report(
     sections += [f"- {note}" for note in _notes(variants, chosen)]
     if plot_quality_vs_size(variants, chosen, run / QUALITY_PLOT):
         sections += ["", "## Quality against size", "", f"![quality against size]({QUALITY_PLOT})"]
+    if real is not None:
+        results = real_photo_results(run, variants, Path(real))
+        if results:
+            sections += ["", "## Real photos", ""]
+            sections += [
+                f"SSIM at 192x256 against the reference try-ons of `{real}`, each pair as "
+                "`tryon run` does it (auto framing, full resolution, f32).",
+                "",
+                real_photo_table(results),
+            ]
     latency = latency_table(variants)
     if latency and plot_latency_stages(variants, run / LATENCY_PLOT):
         sections += ["", "## Latency per stage (p50 ms)", "", latency, ""]

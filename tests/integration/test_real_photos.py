@@ -8,12 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from optimization.cli import main
-from optimization.data.synthetic import write_dataset
-from optimization.data.viton import read_rgb
-from optimization.metrics import photo_ssim
-
 pytestmark = pytest.mark.optimize
+pytest.importorskip("torch", reason="optimize evaluate needs torch, the optimize extra")
+
+from optimization.cli import main  # noqa: E402
+from optimization.data.synthetic import write_dataset  # noqa: E402
+from optimization.data.viton import read_rgb  # noqa: E402
+from optimization.metrics import photo_ssim  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,24 @@ def test_a_folder_without_references_is_refused_in_one_line(tiny_artifact, tmp_p
     folder = write_dataset(tmp_path / "plain", 1, seed=4, progress=False)
     assert main(["evaluate", "--real", str(folder), "--model", str(tiny_artifact)]) == 1
     assert "official_results" in capsys.readouterr().err
+
+
+def test_the_report_of_a_run_adds_each_variants_real_photo_scores(
+    demo_folder, tiny_artifact, tmp_path
+):
+    import shutil
+
+    run = tmp_path / "run"
+    for name in ("student", "other"):
+        shutil.copytree(tiny_artifact, run / "artifacts" / name)
+    assert main(["report", str(run), "--real", str(demo_folder), "--bench-runs", "0"]) == 0
+    report = (run / "report.md").read_text()
+    table = report.split("## Real photos", 1)[1]
+    rows = [line for line in table.split("\n") if line.startswith("| ")]
+    names = [row.split(" | ")[0] for row in rows[1:]]
+    assert names[0] == "| unchanged photo" and sorted(names[1:]) == ["| other", "| student"]
+    scored = json.loads((run / "evaluation" / "student.real.json").read_text())
+    assert f"{scored['ssim']:.3f} |" in rows[2]
+    # Both are the same model: the same numbers, and the unchanged photo's mean from the file.
+    assert rows[2].split(" | ")[1:] == rows[3].split(" | ")[1:]
+    assert f"{scored['unchanged_ssim']:.3f}" in rows[1]
