@@ -11,7 +11,7 @@ from tryon_app.core.compose import (
     compose,
     paste_canvas,
 )
-from tryon_app.core.framing import Box
+from tryon_app.core.framing import Box, CanvasPerson
 
 H, W = 256, 192
 
@@ -110,6 +110,13 @@ def test_changed_region_follows_the_garment_and_what_touches_it_but_not_the_head
     assert weights[210:230, 160:175].max() == 0.0  # a departure that does not
     assert weights[:70].max() == 0.0  # above the neckline
     assert changed_region(person, rendered, 0 * warped_edge, 0 * warped_edge).max() == 0.0
+    # The arm's departure is on the person; off the person it is the background, re-rendered.
+    silhouette = np.zeros((H, W), dtype=bool)
+    silhouette[:, 40:160] = True
+    weights = changed_region(
+        person, rendered, warped_edge, warped_edge, CanvasPerson(silhouette, 70)
+    )
+    assert weights[110:170, 42:48].min() > 0.9 and weights[110:170, 20:36].max() == 0.0
 
 
 def test_a_garment_warped_over_the_head_leaves_the_head_as_it_was():
@@ -119,7 +126,8 @@ def test_a_garment_warped_over_the_head_leaves_the_head_as_it_was():
     # A poor warp: garment and composition mask from the top of the canvas down.
     p_rendered, m_composite, warped_edge = model_outputs((slice(0, 200), slice(40, 150)))
     garment = GarmentSource(textured(H, W, 4), np.full((H, W), 255, np.uint8), (0, 0, H, W))
-    weights = changed_region(person, p_rendered, m_composite, warped_edge, neck=64)
+    figure = CanvasPerson(np.ones((H, W), dtype=bool), neck=64)
+    weights = changed_region(person, p_rendered, m_composite, warped_edge, figure)
     assert weights[:64].max() == 0.0 and weights[70:190, 50:140].min() == 1.0
     result = compose(
         photo,

@@ -14,7 +14,7 @@ from tryon_app.core.framing import (
     crop_box,
     cut_to_canvas,
     letterbox_box,
-    neck_row,
+    person_on_canvas,
     snapped,
     whole_factor,
 )
@@ -183,7 +183,8 @@ def test_synthetic_viton_photos_keep_their_framing_and_full_bodies_find_theirs()
 
 def test_the_neck_is_found_below_the_head_of_a_framed_person():
     canvas = draw_person(256, 192, Box(0, 0, 192, 256))
-    neck = neck_row(canvas)
+    figure = person_on_canvas(canvas)
     # draw_person's neck runs from row 9 + 0.21 * 256 - 10 to + 8 (54..72), the chin above it.
-    assert neck is not None and 50 <= neck <= 72, neck
-    assert neck_row(np.full((256, 192, 3), 200, dtype=np.uint8)) is None
+    assert figure is not None and 50 <= figure.neck <= 72, figure.neck
+    assert figure.silhouette[120, 96] and not figure.silhouette[120, 2]
+    assert person_on_canvas(np.full((256, 192, 3), 200, dtype=np.uint8)) is None

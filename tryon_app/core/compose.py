@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tryon_app.core.framing import CANVAS_SIZE, Box, neck_row
+from tryon_app.core.framing import CANVAS_SIZE, Box, CanvasPerson, person_on_canvas
 
 # How far (mean over RGB, in [0, 1]) the rendered person must depart from the photo for a pixel
 # next to the garment to count as changed (a sleeve that became an arm); below it, the generator
@@ -100,7 +100,7 @@ def changed_region(
     p_rendered: np.ndarray,
     m_composite: np.ndarray,
     warped_edge: np.ndarray,
-    neck: int | None = None,
+    figure: CanvasPerson | None = None,
 ) -> np.ndarray:
     """Where on the canvas the try-on replaces the photo: float32 (H, W) weights in [0, 1].
 
@@ -109,8 +109,9 @@ def changed_region(
         p_rendered: (1, 3, H, W) in [-1, 1]: the generator's person.
         m_composite: (1, 1, H, W) in [0, 1]: its composition mask.
         warped_edge: (1, 1, H, W) in [0, 1]: the warped garment mask.
-        neck: the canvas row of the person's neck (`framing.neck_row`), when known: nothing
-            above it changes, whatever a poor warp drew over the head.
+        figure: the person on the canvas (`framing.person_on_canvas`), when found: nothing
+            above the neck changes, whatever a poor warp drew over the head, and the generator's
+            departures count only on the person (the background had no garment to replace).
     """
     garment = (np.asarray(warped_edge)[0, 0] > 0.5) | (np.asarray(m_composite)[0, 0] > 0.5)
     if not garment.any():
@@ -119,6 +120,9 @@ def changed_region(
     difference = np.abs(rendered - person.astype(np.float32) / 255.0).mean(axis=2)
     difference = cv2.GaussianBlur(difference, (0, 0), 1.0)
     departed = np.where(difference > DEPARTURE, 255, 0).astype(np.uint8)
+    if figure is not None:
+        on_person = cv2.dilate(figure.silhouette.astype(np.uint8), _disc(2))
+        departed = cv2.bitwise_and(departed, departed, mask=on_person)
     ring = cv2.dilate(garment.astype(np.uint8) * 255, _disc(5))
     # The departures that touch the garment: a sleeve that became an arm, the old garment's
     # hem below a shorter top. A departure elsewhere is the generator's re-rendering only.
@@ -128,8 +132,8 @@ def changed_region(
     changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _disc(1))
     neckline = int(np.flatnonzero(garment.sum(axis=1) >= 3)[0]) if garment.sum() >= 3 else 0
     head_end = max(0, neckline - HEAD_MARGIN)
-    if neck is not None:
-        head_end = max(head_end, neck)
+    if figure is not None:
+        head_end = max(head_end, figure.neck)
     changed[:head_end] = 0
     weights = cv2.GaussianBlur(changed.astype(np.float32) / 255.0, (0, 0), FEATHER)
     weights[changed > 0] = np.maximum(weights[changed > 0], 0.5)
@@ -233,7 +237,7 @@ def compose_output(
         output.p_rendered,
         output.m_composite,
         output.warped_edge,
-        neck_row(person_canvas),
+        person_on_canvas(person_canvas),
     )
     return compose(
         photo,

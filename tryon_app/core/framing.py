@@ -195,19 +195,30 @@ def find_person_box(rgb: np.ndarray) -> Box | None:
     return _settled(box.scaled(factor) if factor > 1 else box, height, width)
 
 
-def neck_row(canvas: np.ndarray) -> int | None:
-    """The row of the neck on a VITON-framed canvas, or None when no person stands out.
+@dataclass(frozen=True)
+class CanvasPerson:
+    """The person on a VITON-framed canvas, as composition needs it.
 
-    Where the silhouette shows no neck (hair over the shoulders, a hood), the neck is placed a
-    VITON head's length below the crown.
+    Attributes:
+        silhouette: bool (H, W), the person against the plain background.
+        neck: the row of the neck: the silhouette's narrowest row below the head, or, where it
+            shows no neck (hair over the shoulders, a hood), a VITON head's length below the
+            crown.
     """
+
+    silhouette: np.ndarray
+    neck: int
+
+
+def person_on_canvas(canvas: np.ndarray) -> CanvasPerson | None:
+    """The person on the model's canvas, or None when no person stands out."""
     person = _person_silhouette(canvas)
     measured = None if person is None else _measure(person)
     if measured is None:
         return None
     if measured.head_length:
-        return measured.top + measured.head_length
-    return measured.top + round(_HEAD_SHARE * canvas.shape[0])
+        return CanvasPerson(person, measured.top + measured.head_length)
+    return CanvasPerson(person, measured.top + round(_HEAD_SHARE * canvas.shape[0]))
 
 
 def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
