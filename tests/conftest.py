@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.data.make_tiny_artifact import TINY_ARTIFACT, build_tiny_models
+
+TORCH_INSTALLED = importlib.util.find_spec("torch") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without torch (a runtime-only venv), the tests marked `optimize` are skipped, saying why."""
+    if TORCH_INSTALLED:
+        return
+    needs_torch = pytest.mark.skip(
+        reason="marked optimize: needs the optimize extra (no torch here)"
+    )
+    for item in items:
+        if item.get_closest_marker("optimize") is not None:
+            item.add_marker(needs_torch)
+
 
 # Small, non-square, divisible by 32: the coarsest flow level is 3x2.
 TINY_HEIGHT, TINY_WIDTH = 96, 64
 
 
 def _tiny_models():
-    torch = pytest.importorskip("torch")
-    from optimization.archs.tryon import build_models
-    from optimization.archs.widths import tiny_gen_widths, tiny_warp_widths
-
-    torch.manual_seed(0)
-    return build_models(tiny_warp_widths(), tiny_gen_widths())
+    pytest.importorskip("torch", reason="the tiny networks need torch (the optimize extra)")
+    return build_tiny_models()
 
 
 @pytest.fixture
@@ -33,14 +48,21 @@ def tiny_models():
 
 
 @pytest.fixture(scope="session")
-def tiny_artifact(tiny_models, tmp_path_factory) -> Path:
-    """`tiny_models` exported (fp32) through the real export path, once per session."""
+def tiny_artifact(request, tmp_path_factory) -> Path:
+    """`tiny_models` as an artifact (fp32, both layouts), once per session, in a folder of its own.
+
+    Exported through the real export path where torch is installed; without torch, a copy of
+    the committed tests/data/tiny_artifact, the same networks exported by
+    tests/data/make_tiny_artifact.py, so that the app's tests run in a runtime-only venv.
+    """
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    if not TORCH_INSTALLED:
+        shutil.copytree(TINY_ARTIFACT, folder)
+        return folder
     from optimization.export import export_artifact
 
-    warp_model, gen_model = tiny_models
-    return export_artifact(
-        warp_model, gen_model, tmp_path_factory.mktemp("models") / "tiny", precision="fp32"
-    )
+    warp_model, gen_model = request.getfixturevalue("tiny_models")
+    return export_artifact(warp_model, gen_model, folder, precision="fp32")
 
 
 @pytest.fixture

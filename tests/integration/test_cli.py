@@ -14,8 +14,6 @@ import pytest
 
 from tryon_app.cli import main
 
-pytestmark = pytest.mark.optimize  # the tiny artifact is built with torch
-
 
 def _write_photo(path: Path, width: int, height: int, seed: int) -> Path:
     rng = np.random.default_rng(seed)

@@ -12,9 +12,8 @@ from PIL import Image
 from tryon_app.core.bench import sample_person_photo, sample_photos
 from tryon_app.core.engine import OLD_ARTIFACT_NOTE, TryOnEngine
 from tryon_app.core.framing import Box
+from tryon_app.core.images import load_image
 from tryon_app.core.pipeline import RuntimeOptions
-
-pytestmark = pytest.mark.optimize
 
 F32 = RuntimeOptions(precision="f32")
 
@@ -188,9 +187,9 @@ def test_an_exif_rotated_odd_sized_photo_comes_back_upright_at_its_size(
     assert result[:15].mean() > 200 and result[-30:, 140:190].mean() < 120
 
 
+@pytest.mark.optimize  # its pairs come from the synthetic generator (tqdm, the optimize extra)
 def test_batch_composes_at_full_resolution_when_asked(run_cli, tiny_artifact, tmp_path):
     from optimization.data.synthetic import write_dataset
-    from optimization.data.viton import read_rgb
 
     data = write_dataset(tmp_path / "data", 3, seed=6, progress=False)
     outputs = {}
@@ -212,9 +211,9 @@ def test_batch_composes_at_full_resolution_when_asked(run_cli, tiny_artifact, tm
         assert code == 0, err
         outputs[resolution] = sorted(out.glob("*.png"))
         assert len(outputs[resolution]) == 3
-    person = read_rgb(data / "test_img" / "000000_0.jpg")
+    person = load_image(data / "test_img" / "000000_0.jpg")
     kept = {
-        resolution: (read_rgb(paths[0]) == person).all(axis=2).mean()
+        resolution: (load_image(paths[0]) == person).all(axis=2).mean()
         for resolution, paths in outputs.items()
     }
     # The model re-renders every pixel; the composition keeps the photo outside the garment.

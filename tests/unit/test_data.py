@@ -23,6 +23,9 @@ from optimization.data.synthetic import (
     write_samples,
 )
 
+# The reader needs torch and the generator tqdm and matplotlib's fonts: the optimize extra.
+pytestmark = pytest.mark.optimize
+
 VITON_DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "viton_demo"
 needs_demo = pytest.mark.skipif(not VITON_DEMO.is_dir(), reason="VITON demo pairs not available")
 
@@ -53,7 +56,6 @@ def demo_copy(tmp_path) -> Path:
 # VITON reader
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_demo_items_have_official_shapes_ranges_and_names():
     pytest.importorskip("torch")
@@ -78,7 +80,6 @@ def test_demo_items_have_official_shapes_ranges_and_names():
         assert "gt" not in item and "gt_cloth_mask" not in item
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_demo_values_match_pil_to_tensor_in_rgb_order():
     pytest.importorskip("torch")
@@ -103,7 +104,6 @@ def test_demo_values_match_pil_to_tensor_in_rgb_order():
     assert np.allclose(item["edge"][0].numpy(), edge_pil / 255.0, atol=1e-6)
 
 
-@pytest.mark.optimize
 @needs_demo
 @pytest.mark.parametrize("name", ["test_pairs.txt", "demo.txt"])
 def test_viton_pairs_file_names_are_found(demo_copy, name):
@@ -115,7 +115,6 @@ def test_viton_pairs_file_names_are_found(demo_copy, name):
     assert dataset.pairs_file.name == name and len(dataset) == 4
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_pairs_file_skips_blank_lines_and_comments(demo_copy):
     pytest.importorskip("torch")
@@ -128,7 +127,6 @@ def test_pairs_file_skips_blank_lines_and_comments(demo_copy):
     assert dataset.pairs == [("000066_0.jpg", "017575_1.jpg"), ("016962_0.jpg", "003434_1.jpg")]
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_malformed_pairs_line_names_file_and_line(demo_copy):
     pytest.importorskip("torch")
@@ -142,7 +140,6 @@ def test_malformed_pairs_line_names_file_and_line(demo_copy):
         VitonPairs(demo_copy)
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_missing_files_and_folders_are_named(demo_copy):
     pytest.importorskip("torch")
@@ -158,7 +155,6 @@ def test_missing_files_and_folders_are_named(demo_copy):
         VitonPairs(demo_copy / "no-such-folder")
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_wrong_size_and_unreadable_images_are_named(demo_copy):
     pytest.importorskip("torch")
@@ -175,7 +171,6 @@ def test_wrong_size_and_unreadable_images_are_named(demo_copy):
         dataset[2]
 
 
-@pytest.mark.optimize
 def test_synthetic_ground_truth_items_and_batches(synth_dataset):
     torch = pytest.importorskip("torch")
     from optimization.data.viton import VitonPairs
@@ -200,7 +195,6 @@ def test_synthetic_ground_truth_items_and_batches(synth_dataset):
     assert "gt" not in VitonPairs(synth_dataset, with_ground_truth=False)[0]
 
 
-@pytest.mark.optimize
 @needs_demo
 def test_ground_truth_flag_is_checked():
     pytest.importorskip("torch")

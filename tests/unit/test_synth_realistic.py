@@ -23,6 +23,9 @@ from optimization.data.synthetic import (
     write_dataset,
 )
 
+# The generator needs tqdm and matplotlib's fonts: the optimize extra.
+pytestmark = pytest.mark.optimize
+
 # sha256 over the arrays of render_pair(1, 0) (person, cloth, edge, gt, gt_cloth_mask,
 # person_cloth_mask, in that order), computed from the generator before the realistic style existed.
 FLAT_SEED1_PAIR0_SHA256 = "55159d1e0a7bc8620cd29117d39ded0350212131212959f2051c4d8c322e1edd"
