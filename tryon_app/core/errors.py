@@ -33,6 +33,10 @@ class ArtifactError(TryOnError):
     """A model folder that is missing, incomplete, altered or of an unknown schema."""
 
 
+class VideoError(TryOnError):
+    """A camera that cannot be opened, or a video file that cannot be read."""
+
+
 class OutputError(TryOnError):
     """A result that cannot be written where the user asked."""
 
