@@ -83,6 +83,119 @@ def _cmd_run(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({stages})")
 
 
+def _live_session(args: argparse.Namespace, smooth: bool):
+    """The engine and a `LiveTryOn` of the garment, ready for frames."""
+    from tryon_app.core.engine import TryOnEngine
+    from tryon_app.core.images import load_image, load_mask
+    from tryon_app.core.live import LiveTryOn
+
+    cloth = load_image(args.cloth, what="garment photo")
+    mask = load_mask(args.mask) if args.mask else None
+    if args.layout != "fused":
+        _prepare_kernels()
+    engine = TryOnEngine(args.model, _runtime_options(args))
+    framing = None if args.framing == "auto" else args.framing
+    session = LiveTryOn(engine, smooth=smooth, framing=framing)
+    session.set_garment(cloth, mask)
+    return session
+
+
+def _cmd_video(args: argparse.Namespace) -> None:
+    from tryon_app.core.batch import _ProgressBar
+    from tryon_app.core.errors import OutputError
+    from tryon_app.core.live import VideoSink, open_video
+
+    if Path(args.out).resolve() == Path(args.input).resolve():
+        raise OutputError(f"{args.out}: the result would overwrite the input video")
+    with _terminate_as_interrupt(), open_video(args.input) as source:
+        height, width = source.size
+        with VideoSink(args.out, source.fps or 30.0, (height, width)) as sink:
+            session = _live_session(args, args.smooth)
+            bar = _ProgressBar(source.frame_count or 0, bool(source.frame_count) and not args.quiet)
+            try:
+                for frame in source:
+                    sink.write(session.process(frame).image)
+                    bar.update(min(sink.frames, bar.total))
+            finally:
+                bar.close()
+    if source.frame_count and sink.frames < source.frame_count:
+        print(
+            f"tryon video: {args.input} ended after {sink.frames} of its {source.frame_count} "
+            "frames (the rest could not be decoded)",
+            file=sys.stderr,
+        )
+    print(f"wrote {args.out} ({sink.frames} frames, {width}x{height})")
+
+
+def _no_display_reason() -> str | None:
+    """Why no window can open here (no display server), or None when one may."""
+    import os
+
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+
+
+def _cmd_live(args: argparse.Namespace) -> None:
+    from tryon_app.core.errors import TryOnError
+    from tryon_app.core.live import VideoSink, open_camera, open_video
+
+    no_display = _no_display_reason()
+    if no_display and not args.record:
+        raise TryOnError(f"{no_display}: add --record OUT.mp4 to record the live try-on instead")
+    if not no_display:
+        try:
+            from tryon_app.gui.live import run_live_window
+        except ImportError as error:
+            raise TryOnError(f"the live window needs PySide6 ({error})") from None
+    with _terminate_as_interrupt():
+        source = open_video(args.video) if args.video else open_camera(args.camera)
+        with source:
+            height, width = source.size
+            sink = (
+                VideoSink(args.record, source.fps or 30.0, (height, width)) if args.record else None
+            )
+            try:
+                session = _live_session(args, args.smooth)
+                if no_display:
+                    stats = _record_headless(source, session, sink, args.seconds)
+                else:
+                    stats = run_live_window(source, session, sink, seconds=args.seconds)
+            except BaseException:
+                if sink is not None:
+                    sink.discard()
+                raise
+            if sink is not None:
+                sink.close()
+    recorded = f"; recorded {args.record}" if args.record else ""
+    print(
+        f"tryon live: {stats.processed} try-ons, {stats.fps:.1f} per second, latency "
+        f"{stats.latency_ms:.0f} ms, {stats.dropped} frames dropped{recorded}"
+    )
+
+
+def _record_headless(source, session, sink, seconds: float | None):
+    """`tryon live --record` without a window: until the source ends, --seconds or Ctrl+C."""
+    from tryon_app.core.live import LiveRunner, Recorder
+
+    recorder = Recorder(sink)
+    errors: list[BaseException] = []
+    runner = LiveRunner(
+        source, lambda frame: session.process(frame.rgb), recorder.add, on_error=errors.append
+    )
+    runner.start()
+    try:
+        runner.join(seconds)
+    finally:
+        runner.stop()
+        runner.join()
+    if errors:
+        raise errors[0]
+    return runner.stats()
+
+
 def _framing_argument(text: str):
     """--framing: auto, letterbox, crop, or a box X,Y,W,H in pixels."""
     from tryon_app.core.framing import FRAMINGS, Box
@@ -269,6 +382,27 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    """The garment and how frames are steadied: `tryon video` and `tryon live` alike."""
+    parser.add_argument("--cloth", required=True, help="garment product photo")
+    parser.add_argument("--mask", default=None, help="garment mask (computed when omitted)")
+    parser.add_argument(
+        "--smooth",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="steady the garment over frames: its flow and pixels are averaged where they barely "
+        "change (camera noise) and follow where the person moves (default on)",
+    )
+    parser.add_argument(
+        "--framing",
+        type=_framing_argument,
+        default="auto",
+        metavar="auto|letterbox|crop|X,Y,W,H",
+        help="auto finds the person every few frames and moves the box only when they have "
+        "moved (default); or a fixed box as for `tryon run`",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tryon_app import __version__
 
@@ -382,6 +516,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_runtime_arguments(bench)
     bench.set_defaults(handler=_cmd_bench)
+
+    video = commands.add_parser(
+        "video",
+        help="try a garment on every frame of a video",
+        description="Try a garment on every frame of a video file (no frame is skipped; audio "
+        "is not copied). The garment is prepared once; the person is framed as `tryon run` "
+        "frames a photo, steadied over frames; --smooth steadies the garment. OUT appears only "
+        "once complete: a failed or interrupted conversion leaves no partial file.",
+    )
+    video.add_argument("--in", dest="input", required=True, help="input video (.mp4, .avi, ...)")
+    video.add_argument(
+        "--out", required=True, help="output video: .mp4, .m4v, .mov (MPEG-4) or .avi, .mkv (MJPEG)"
+    )
+    _add_live_arguments(video)
+    _add_runtime_arguments(video)
+    video.set_defaults(handler=_cmd_video)
+
+    live = commands.add_parser(
+        "live",
+        help="live try-on from a camera in a window of its own",
+        description="Shows the try-on of a garment on a camera's picture, live, in a window of "
+        "its own (Esc or Q quits, Space pauses). The newest frame wins: frames that arrive while "
+        "a try-on runs are dropped, never queued, so the picture stays one try-on behind the "
+        "camera. The window's title bar shows try-ons per second and latency. Without a display "
+        "(no DISPLAY), --record OUT.mp4 records the try-on instead of showing it.",
+    )
+    where = live.add_mutually_exclusive_group()
+    where.add_argument(
+        "--camera", type=int, default=0, metavar="N", help="camera index (default 0, the first)"
+    )
+    where.add_argument("--video", default=None, help="a video file instead, played in real time")
+    live.add_argument(
+        "--record",
+        default=None,
+        metavar="OUT.mp4",
+        help="also record what is shown (each try-on held until the next, in real time)",
+    )
+    live.add_argument(
+        "--seconds", type=float, default=None, help="stop after this long (default: Esc)"
+    )
+    _add_live_arguments(live)
+    _add_runtime_arguments(live)
+    live.set_defaults(handler=_cmd_live)
 
     models = commands.add_parser("models", help="list and validate the installed model artifacts")
     models.set_defaults(handler=_cmd_models)

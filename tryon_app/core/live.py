@@ -734,3 +734,22 @@ class VideoSink:
             self.close()
         else:
             self.discard()
+
+
+class Recorder:
+    """A `LiveRunner` result handler that records what a live view shows, in real time.
+
+    Each try-on is written once for every source frame since the last one written (the frames
+    dropped meanwhile), so the recording plays at the source's rate and shows what a viewer saw.
+    """
+
+    def __init__(self, sink: VideoSink | None):
+        self.sink = sink
+        self._next_index = 0
+
+    def add(self, result: TryOnResult, frame: Frame, stats: LiveStats) -> None:
+        if self.sink is None:
+            return
+        for _ in range(max(1, frame.index + 1 - self._next_index)):
+            self.sink.write(result.image)
+        self._next_index = frame.index + 1
