@@ -21,6 +21,13 @@ def ssim(
 ) -> torch.Tensor:
     """Structural similarity (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5).
 
+    The mean runs over the valid convolution, as scikit-image's `structural_similarity` with
+    `gaussian_weights=True, sigma=1.5, use_sample_covariance=False` does. SSIM is not
+    shift-invariant: on [-1, 1] images this is the SSIM of those values, not that of the pixel
+    intensities (`ssim((a + 1) / 2, (b + 1) / 2, data_range=1)`, which `photo_ssim` and
+    scikit-image on uint8 photos compute); on natural photo pairs the two differ by up to about
+    0.04 (tests/unit/test_metrics.py).
+
     Args:
         a, b: (N, C, H, W) images on the same scale (default [-1, 1], so `data_range` 2).
         reduce: mean over the batch; otherwise one value per image.
