@@ -11,7 +11,7 @@ and the worn garment correspond pixel for pixel up to the deformation and the sh
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import cv2
 import numpy as np
@@ -81,6 +81,94 @@ _FONTS = (
 _EMBLEMS = ("none", "none", "disc", "box", "band")
 
 
+@dataclass(frozen=True)
+class SleeveShape:
+    """A sleeve in canonical units: a strip from the armhole seam to a bend, then to the cuff.
+
+    Attributes:
+        angle: degrees from straight down of the part below the bend.
+        bend_angle: degrees from straight down of the part above it.
+        bend_fraction: where along the sleeve the bend is (0 armhole .. 1 cuff).
+        length: from the middle of the armhole seam to the cuff.
+        cuff_half, bend_half: half-widths at the cuff and at the bend.
+    """
+
+    angle: float
+    bend_angle: float
+    bend_fraction: float
+    length: float
+    cuff_half: float
+    bend_half: float
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A garment's cut in canonical garment space (x from the centre line, y down from the neck).
+
+    Attributes:
+        neck_half, neck_depth: the front neck opening's half-width and depth.
+        neck_shape: "round" or "v".
+        back_depth: how far the inside of the back shows below the neck corners.
+        shoulder_half, shoulder_drop: the shoulder point (outer end of the armhole seam).
+        armpit_half, armpit_y: the armpit (inner end of the armhole seam).
+        waist_half, waist_y, hem_half, hem_y: the side seam's waist and hem points.
+        hem_curve: how far the hem dips at the centre (half the Bezier's control offset).
+        sleeve: the sleeves' shape; None for a sleeveless cut.
+        buttons: buttons down a front placket, 0 for none.
+    """
+
+    neck_half: float
+    neck_depth: float
+    neck_shape: str
+    back_depth: float
+    shoulder_half: float
+    shoulder_drop: float
+    armpit_half: float
+    armpit_y: float
+    waist_half: float
+    waist_y: float
+    hem_half: float
+    hem_y: float
+    hem_curve: float
+    sleeve: SleeveShape | None
+    buttons: int
+
+    @classmethod
+    def from_json(cls, document: dict) -> Geometry:
+        """The geometry of `sample_garment`'s params (``params["geometry"]``)."""
+        sleeve = document["sleeve"]
+        return cls(**{**document, "sleeve": None if sleeve is None else SleeveShape(**sleeve)})
+
+
+@dataclass(frozen=True)
+class Drape:
+    """How a garment sits on the body (`sample_drape`'s params, typed).
+
+    Attributes:
+        cylinder: how strongly the front panel wraps round the torso (0 flat).
+        wobble_x, wobble_y: (amplitude px, wavelength px, phase rad) of the hanging cloth's waves.
+        side_shade, vertical_shade: darkening towards the sides and from top to bottom.
+        folds: canonical (start, middle, end) points of quadratic fold lines.
+        fold_depth: how dark a fold line is.
+        sleeve_cap: extra height of a sleeve's dome over the shoulder joint.
+        sleeve_ease: extra half-width at the sleeve's top, at a short cuff and at a long cuff.
+    """
+
+    cylinder: float
+    wobble_x: tuple[float, float, float]
+    wobble_y: tuple[float, float, float]
+    side_shade: float
+    vertical_shade: float
+    folds: list
+    fold_depth: float
+    sleeve_cap: float
+    sleeve_ease: tuple[float, float, float]
+
+    @classmethod
+    def from_json(cls, document: dict) -> Drape:
+        return cls(**document)
+
+
 def _r(value: float) -> float:
     return round(float(value), 3)
 
@@ -112,59 +200,62 @@ def _contrasting(rng: np.random.Generator, colour: list[int], minimum: float = 6
     return [245, 245, 242] if luminance(colour) < 128 else [25, 25, 30]
 
 
-def _short_sleeve(rng: np.random.Generator, puffy: bool = False) -> dict:
+def _short_sleeve(rng: np.random.Generator, puffy: bool = False) -> SleeveShape:
     angle = rng.uniform(48, 62)
-    return {
-        "angle": _r(angle),
-        "bend_angle": _r(angle),
-        "bend_fraction": 0.5,
-        "length": _r(rng.uniform(18, 26) if puffy else rng.uniform(20, 30)),
-        "cuff_half": _r(rng.uniform(11, 13) if puffy else rng.uniform(9.5, 12)),
-        "bend_half": _r(rng.uniform(14, 17)),
-    }
+    return SleeveShape(
+        angle=_r(angle),
+        bend_angle=_r(angle),
+        bend_fraction=0.5,
+        length=_r(rng.uniform(18, 26) if puffy else rng.uniform(20, 30)),
+        cuff_half=_r(rng.uniform(11, 13) if puffy else rng.uniform(9.5, 12)),
+        bend_half=_r(rng.uniform(14, 17)),
+    )
 
 
-def _long_sleeve(rng: np.random.Generator, loose: bool = False) -> dict:
-    return {
-        "angle": _r(rng.uniform(6, 14)),
-        "bend_angle": _r(rng.uniform(28, 38)),
-        "bend_fraction": _r(rng.uniform(0.18, 0.26)),
-        "length": _r(rng.uniform(75, 106) if loose else rng.uniform(96, 106)),
-        "cuff_half": _r(rng.uniform(8, 10) if loose else rng.uniform(6.5, 8.5)),
-        "bend_half": _r(rng.uniform(9.5, 11.5)),
-    }
+def _long_sleeve(rng: np.random.Generator, loose: bool = False) -> SleeveShape:
+    return SleeveShape(
+        angle=_r(rng.uniform(6, 14)),
+        bend_angle=_r(rng.uniform(28, 38)),
+        bend_fraction=_r(rng.uniform(0.18, 0.26)),
+        length=_r(rng.uniform(75, 106) if loose else rng.uniform(96, 106)),
+        cuff_half=_r(rng.uniform(8, 10) if loose else rng.uniform(6.5, 8.5)),
+        bend_half=_r(rng.uniform(9.5, 11.5)),
+    )
 
 
-def _sample_geometry(rng: np.random.Generator, cut: str) -> dict:
+def _sample_geometry(rng: np.random.Generator, cut: str) -> Geometry:
     u = rng.uniform
-    geometry = {
-        "neck_half": u(12, 16),
-        "neck_depth": u(6, 10),
-        "neck_shape": "round",
-        "back_depth": u(1.5, 3.5),
-        "shoulder_half": u(43, 47),
-        "shoulder_drop": u(6, 9),
-        "armpit_half": u(38, 41),
-        "armpit_y": u(42, 48),
-        "waist_half": u(35, 39),
-        "waist_y": 90.0,
-        "hem_half": u(37, 42),
-        "hem_y": u(112, 128),
-        "hem_curve": u(0, 3),
-        "sleeve": None,
-        "buttons": 0,
-    }
+    # Keyword arguments are evaluated in order: the draws keep the order of the generator's
+    # first version, so a seed gives the same garments.
+    geometry = Geometry(
+        neck_half=u(12, 16),
+        neck_depth=u(6, 10),
+        neck_shape="round",
+        back_depth=u(1.5, 3.5),
+        shoulder_half=u(43, 47),
+        shoulder_drop=u(6, 9),
+        armpit_half=u(38, 41),
+        armpit_y=u(42, 48),
+        waist_half=u(35, 39),
+        waist_y=90.0,
+        hem_half=u(37, 42),
+        hem_y=u(112, 128),
+        hem_curve=u(0, 3),
+        sleeve=None,
+        buttons=0,
+    )
     if cut == "tshirt":
-        geometry["sleeve"] = _short_sleeve(rng)
+        geometry = replace(geometry, sleeve=_short_sleeve(rng))
     elif cut == "vneck":
-        geometry.update(neck_shape="v", neck_half=u(12, 15), neck_depth=u(24, 36))
-        geometry["sleeve"] = _short_sleeve(rng) if rng.random() < 0.7 else _long_sleeve(rng)
+        geometry = replace(geometry, neck_shape="v", neck_half=u(12, 15), neck_depth=u(24, 36))
+        sleeve = _short_sleeve(rng) if rng.random() < 0.7 else _long_sleeve(rng)
+        geometry = replace(geometry, sleeve=sleeve)
     elif cut == "long_sleeve":
-        geometry.update(waist_half=u(34, 37))
-        geometry["sleeve"] = _long_sleeve(rng)
+        geometry = replace(geometry, waist_half=u(34, 37), sleeve=_long_sleeve(rng))
     elif cut == "tank":
         neck_half = u(13, 17)
-        geometry.update(
+        geometry = replace(
+            geometry,
             neck_half=neck_half,
             neck_depth=u(14, 24),
             shoulder_half=neck_half + u(7, 12),
@@ -174,7 +265,8 @@ def _sample_geometry(rng: np.random.Generator, cut: str) -> dict:
             hem_y=u(110, 124),
         )
     elif cut == "blouse":
-        geometry.update(
+        geometry = replace(
+            geometry,
             neck_shape="v",
             neck_half=u(11, 14),
             neck_depth=u(14, 22),
@@ -184,14 +276,18 @@ def _sample_geometry(rng: np.random.Generator, cut: str) -> dict:
             waist_half=u(33, 37),
             buttons=int(rng.integers(4, 7)),
         )
-        geometry["sleeve"] = (
+        sleeve = (
             _long_sleeve(rng, loose=True) if rng.random() < 0.5 else _short_sleeve(rng, puffy=True)
         )
+        geometry = replace(geometry, sleeve=sleeve)
     else:
         raise ValueError(f"unknown cut {cut!r}")
-    return {
-        key: _r(value) if isinstance(value, float) else value for key, value in geometry.items()
+    rounded = {
+        field.name: _r(value)
+        for field in fields(geometry)
+        if isinstance(value := getattr(geometry, field.name), float)
     }
+    return replace(geometry, **rounded)
 
 
 def _sample_texture(rng: np.random.Generator, kind: str) -> dict:
@@ -256,10 +352,10 @@ def sample_garment(
         "background": [int(round(np.clip(white + rng.normal(0, 1.5), 0, 255))) for _ in range(3)],
         "shadow": _r(rng.uniform(0, 0.08)),
     }
-    buttons = [int(v) for v in (_contrasting(rng, base, 40.0) if geometry["buttons"] else base)]
+    buttons = [int(v) for v in (_contrasting(rng, base, 40.0) if geometry.buttons else base)]
     return {
         "cut": cut,
-        "geometry": geometry,
+        "geometry": asdict(geometry),
         "texture": texture,
         "trim": trim,
         "buttons_rgb": buttons,
@@ -270,22 +366,22 @@ def sample_garment(
 def sample_drape(rng: np.random.Generator, geometry: dict) -> dict:
     """How a garment sits on the body: cylinder wrap, wobble, fold lines, shading, sleeve ease."""
     u = rng.uniform
-    g = geometry
+    g = Geometry.from_json(geometry)
     folds = []
     for _ in range(int(rng.integers(2, 6))):
         kind = _pick(rng, ("armpit", "armpit", "waist", "drape"))
         side = _pick(rng, (-1, 1))
         if kind == "armpit":
-            start = [side * g["armpit_half"] * 0.95, g["armpit_y"] + u(0, 6)]
-            end = [side * g["armpit_half"] * u(0.3, 0.6), g["armpit_y"] + u(14, 34)]
+            start = [side * g.armpit_half * 0.95, g.armpit_y + u(0, 6)]
+            end = [side * g.armpit_half * u(0.3, 0.6), g.armpit_y + u(14, 34)]
         elif kind == "waist":
-            y = g["waist_y"] + u(-12, 12)
-            start = [-g["waist_half"] * u(0.4, 0.9), y]
-            end = [g["waist_half"] * u(0.4, 0.9), y + u(-5, 5)]
+            y = g.waist_y + u(-12, 12)
+            start = [-g.waist_half * u(0.4, 0.9), y]
+            end = [g.waist_half * u(0.4, 0.9), y + u(-5, 5)]
         else:
-            x = u(-0.6, 0.6) * g["waist_half"]
-            start = [x, g["armpit_y"] + u(5, 25)]
-            end = [x + u(-6, 6), g["hem_y"] - u(2, 12)]
+            x = u(-0.6, 0.6) * g.waist_half
+            start = [x, g.armpit_y + u(5, 25)]
+            end = [x + u(-6, 6), g.hem_y - u(2, 12)]
         bulge = u(-0.25, 0.25)
         middle = [
             (start[0] + end[0]) / 2 - bulge * (end[1] - start[1]),
@@ -314,17 +410,37 @@ def sample_drape(rng: np.random.Generator, geometry: dict) -> dict:
 
 
 @dataclass(frozen=True, eq=False)
+class SleeveQuads:
+    """One sleeve placed on the garment: the canonical corners of its two quads, (2,) each.
+
+    Attributes:
+        seam_outer, seam_inner: the armhole seam's ends (shoulder, armpit).
+        bend_outer, bend_inner: the bend's top and underarm edges.
+        cuff_outer, cuff_inner: the cuff's.
+        bend_fraction, length: as in its `SleeveShape`.
+    """
+
+    seam_outer: np.ndarray
+    seam_inner: np.ndarray
+    bend_outer: np.ndarray
+    bend_inner: np.ndarray
+    cuff_outer: np.ndarray
+    cuff_inner: np.ndarray
+    bend_fraction: float
+    length: float
+
+
+@dataclass(frozen=True, eq=False)
 class Garment:
     """A garment ready to photograph or wear; arrays in template space are (256, 192)."""
 
     params: dict
+    geometry: Geometry  # params["geometry"], typed
     scale: np.ndarray  # template px per canonical unit, (x, y)
     offset: np.ndarray  # template px of the canonical origin
     front: np.ndarray  # canonical polygon of the front panel (N, 2)
     back_neck: np.ndarray  # canonical polygon of the inside back seen through the neck opening
-    sleeves: tuple[
-        dict | None, dict | None
-    ]  # canonical quads of the image-left and image-right sleeve
+    sleeves: tuple[SleeveQuads | None, SleeveQuads | None]  # image-left and image-right sleeve
     texture: np.ndarray  # (H, W, 3) float32 RGB in [0, 255], print and trims included
     worn_texture: np.ndarray  # the texture slightly blurred, for sampling at a smaller scale
     front_alpha: np.ndarray  # (H, W) float32 coverage of the front panel
@@ -340,10 +456,10 @@ class Garment:
         return np.asarray(canonical, np.float64) * self.scale + self.offset
 
 
-def _neckline(g: dict) -> np.ndarray:
+def _neckline(g: Geometry) -> np.ndarray:
     """Front neckline from the right neck corner to the left one."""
-    half, depth = g["neck_half"], g["neck_depth"]
-    if g["neck_shape"] == "v":
+    half, depth = g.neck_half, g.neck_depth
+    if g.neck_shape == "v":
         return np.array(
             [
                 [half, 0],
@@ -357,13 +473,10 @@ def _neckline(g: dict) -> np.ndarray:
     return np.stack([half * np.cos(t), depth * np.sin(t)], axis=1)
 
 
-def _hem(g: dict) -> np.ndarray:
+def _hem(g: Geometry) -> np.ndarray:
     """Hem from left to right."""
     return quad_bezier(
-        (-g["hem_half"], g["hem_y"]),
-        (0, g["hem_y"] + 2 * g["hem_curve"]),
-        (g["hem_half"], g["hem_y"]),
-        13,
+        (-g.hem_half, g.hem_y), (0, g.hem_y + 2 * g.hem_curve), (g.hem_half, g.hem_y), 13
     )
 
 
@@ -379,31 +492,31 @@ def _round_corner(outline: np.ndarray, index: int, before: float, after: float) 
     return np.concatenate([outline[:index], curve, outline[index + 1 :]])
 
 
-def _front_polygon(g: dict) -> np.ndarray:
-    seam_outer = np.array([-g["shoulder_half"], g["shoulder_drop"]])
-    armpit = np.array([-g["armpit_half"], g["armpit_y"]])
-    left = [np.array([[-g["neck_half"], 0.0]]), seam_outer[None]]
-    if g["sleeve"] is None:  # a scooped armhole
-        control = (-(g["shoulder_half"] + 1.5), g["armpit_y"] * 0.82)
+def _front_polygon(g: Geometry) -> np.ndarray:
+    seam_outer = np.array([-g.shoulder_half, g.shoulder_drop])
+    armpit = np.array([-g.armpit_half, g.armpit_y])
+    left = [np.array([[-g.neck_half, 0.0]]), seam_outer[None]]
+    if g.sleeve is None:  # a scooped armhole
+        control = (-(g.shoulder_half + 1.5), g.armpit_y * 0.82)
         left.append(quad_bezier(seam_outer, control, armpit, 10)[1:-1])
-    left += [armpit[None], np.array([[-g["waist_half"], g["waist_y"]]])]
+    left += [armpit[None], np.array([[-g.waist_half, g.waist_y]])]
     left = _round_corner(np.concatenate(left), 1, 6.0, 7.0)  # the shoulder point
     right = left[::-1] * np.array([-1.0, 1.0])
     return np.concatenate([left, _hem(g), right, _neckline(g)[1:-1]])
 
 
-def _back_neck_polygon(g: dict) -> np.ndarray:
-    back = quad_bezier((-g["neck_half"], 0), (0, 2 * g["back_depth"]), (g["neck_half"], 0), 9)
+def _back_neck_polygon(g: Geometry) -> np.ndarray:
+    back = quad_bezier((-g.neck_half, 0), (0, 2 * g.back_depth), (g.neck_half, 0), 9)
     # Reach 1.5 units under the front neckline so the union with the front has no crack.
     return np.concatenate([back, _neckline(g) + np.array([0.0, 1.5])])
 
 
-def _sleeve_quads(g: dict, side: int) -> dict | None:
-    sleeve = g["sleeve"]
+def _sleeve_quads(g: Geometry, side: int) -> SleeveQuads | None:
+    sleeve = g.sleeve
     if sleeve is None:
         return None
-    seam_outer = np.array([side * g["shoulder_half"], g["shoulder_drop"]])
-    seam_inner = np.array([side * g["armpit_half"], g["armpit_y"]])
+    seam_outer = np.array([side * g.shoulder_half, g.shoulder_drop])
+    seam_inner = np.array([side * g.armpit_half, g.armpit_y])
 
     def direction(angle_deg: float) -> np.ndarray:
         angle = math.radians(angle_deg)
@@ -413,55 +526,55 @@ def _sleeve_quads(g: dict, side: int) -> dict | None:
         angle = math.radians(angle_deg)
         return np.array([side * math.cos(angle), -math.sin(angle)])
 
-    bend_length = sleeve["length"] * sleeve["bend_fraction"]
-    bend = (seam_outer + seam_inner) / 2 + bend_length * direction(sleeve["bend_angle"])
-    cuff = bend + (sleeve["length"] - bend_length) * direction(sleeve["angle"])
-    return {
-        "seam_outer": seam_outer,
-        "seam_inner": seam_inner,
-        "bend_outer": bend + sleeve["bend_half"] * outward(sleeve["bend_angle"]),
-        "bend_inner": bend - sleeve["bend_half"] * outward(sleeve["bend_angle"]),
-        "cuff_outer": cuff + sleeve["cuff_half"] * outward(sleeve["angle"]),
-        "cuff_inner": cuff - sleeve["cuff_half"] * outward(sleeve["angle"]),
-        "bend_fraction": sleeve["bend_fraction"],
-        "length": sleeve["length"],
-    }
+    bend_length = sleeve.length * sleeve.bend_fraction
+    bend = (seam_outer + seam_inner) / 2 + bend_length * direction(sleeve.bend_angle)
+    cuff = bend + (sleeve.length - bend_length) * direction(sleeve.angle)
+    return SleeveQuads(
+        seam_outer=seam_outer,
+        seam_inner=seam_inner,
+        bend_outer=bend + sleeve.bend_half * outward(sleeve.bend_angle),
+        bend_inner=bend - sleeve.bend_half * outward(sleeve.bend_angle),
+        cuff_outer=cuff + sleeve.cuff_half * outward(sleeve.angle),
+        cuff_inner=cuff - sleeve.cuff_half * outward(sleeve.angle),
+        bend_fraction=sleeve.bend_fraction,
+        length=sleeve.length,
+    )
 
 
 def sleeve_point(
-    quads: dict, along: np.ndarray, outer: np.ndarray
+    quads: SleeveQuads, along: np.ndarray, outer: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Canonical point of a sleeve at `along` (0 armhole .. 1 cuff) and `outer` (0 underarm .. 1 top)."""
-    fraction = quads["bend_fraction"]
+    fraction = quads.bend_fraction
     first = along < fraction
     t = np.where(first, along / fraction, (along - fraction) / (1.0 - fraction))
     coords = []
     for axis in (0, 1):
-        top_inner = np.where(first, quads["seam_inner"][axis], quads["bend_inner"][axis])
-        top_outer = np.where(first, quads["seam_outer"][axis], quads["bend_outer"][axis])
-        low_inner = np.where(first, quads["bend_inner"][axis], quads["cuff_inner"][axis])
-        low_outer = np.where(first, quads["bend_outer"][axis], quads["cuff_outer"][axis])
+        top_inner = np.where(first, quads.seam_inner[axis], quads.bend_inner[axis])
+        top_outer = np.where(first, quads.seam_outer[axis], quads.bend_outer[axis])
+        low_inner = np.where(first, quads.bend_inner[axis], quads.cuff_inner[axis])
+        low_outer = np.where(first, quads.bend_outer[axis], quads.cuff_outer[axis])
         top = top_inner + (top_outer - top_inner) * outer
         low = low_inner + (low_outer - low_inner) * outer
         coords.append((top + (low - top) * t).astype(np.float32))
     return coords[0], coords[1]
 
 
-def _sleeve_polygon(quads: dict, extend: float = 0.0) -> np.ndarray:
+def _sleeve_polygon(quads: SleeveQuads, extend: float = 0.0) -> np.ndarray:
     """Canonical outline of a sleeve; `extend` pushes the armhole edge into the body panel."""
-    seam_outer, seam_inner = quads["seam_outer"], quads["seam_inner"]
+    seam_outer, seam_inner = quads.seam_outer, quads.seam_inner
     if extend:
-        into_outer = seam_outer - quads["bend_outer"]
-        into_inner = seam_inner - quads["bend_inner"]
+        into_outer = seam_outer - quads.bend_outer
+        into_inner = seam_inner - quads.bend_inner
         seam_outer = seam_outer + extend * into_outer / np.hypot(*into_outer)
         seam_inner = seam_inner + extend * into_inner / np.hypot(*into_inner)
     return np.array(
         [
             seam_outer,
-            quads["bend_outer"],
-            quads["cuff_outer"],
-            quads["cuff_inner"],
-            quads["bend_inner"],
+            quads.bend_outer,
+            quads.cuff_outer,
+            quads.cuff_inner,
+            quads.bend_inner,
             seam_inner,
         ]
     )
@@ -569,7 +682,11 @@ def _print_logo(
 
 
 def _texture(
-    params: dict, scale: np.ndarray, offset: np.ndarray, silhouette_box: tuple[slice, slice]
+    params: dict,
+    g: Geometry,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    silhouette_box: tuple[slice, slice],
 ) -> np.ndarray:
     texture = params["texture"]
     kind = texture["kind"]
@@ -607,10 +724,9 @@ def _texture(
             image, np.clip((projection - low) / max(high - low, 1.0), 0, 1), texture["colours"][1]
         )
     elif kind == "logo":
-        g = params["geometry"]
-        width = 2 * g["armpit_half"] * scale[0]
+        width = 2 * g.armpit_half * scale[0]
         chest_y = offset[1] + scale[1] * (
-            g["armpit_y"] + (g["hem_y"] - g["armpit_y"]) * (texture["height"] - 0.2)
+            g.armpit_y + (g.hem_y - g.armpit_y) * (texture["height"] - 0.2)
         )
         image = _print_logo(image, texture, offset, width, chest_y, float(scale[0]))
     return image
@@ -618,7 +734,7 @@ def _texture(
 
 def _trims(image: np.ndarray, garment: Garment) -> np.ndarray:
     """Neck rib, hem stitching, cuff bands, placket and buttons, drawn into the texture."""
-    params, g = garment.params, garment.params["geometry"]
+    params, g = garment.params, garment.geometry
     base = np.asarray(params["texture"]["colours"][0], np.float32)
     rib = lines_layer([garment.points(_neckline(g))], max(2, int(round(3 * garment.scale[0]))))
     image = _blend_layer(image, rib, params["trim"])
@@ -634,13 +750,13 @@ def _trims(image: np.ndarray, garment: Garment) -> np.ndarray:
                 [garment.points(cuff_line)], max(1, int(round(1.5 * garment.scale[0])))
             )
             image = _blend_layer(image, band, scaled(base, 0.72), 0.6)
-    if g["buttons"]:
-        top, bottom = g["neck_depth"] + 4, g["hem_y"] - 6
+    if g.buttons:
+        top, bottom = g.neck_depth + 4, g.hem_y - 6
         for x in (-2.5, 2.5):
             placket = lines_layer([garment.points(np.array([[x, top - 3], [x, bottom + 4]]))], 1)
             image = _blend_layer(image, placket, scaled(base, 0.65), 0.45)
         buttons = np.zeros((HEIGHT, WIDTH), np.uint8)
-        for y in np.linspace(top, bottom - 10, g["buttons"]):
+        for y in np.linspace(top, bottom - 10, g.buttons):
             centre = garment.points(np.array([[0.0, y]]))[0]
             cv2.circle(
                 buttons,
@@ -657,20 +773,21 @@ def _trims(image: np.ndarray, garment: Garment) -> np.ndarray:
 
 def build_garment(params: dict) -> Garment:
     """Geometry, template fit and texture of a garment described by `sample_garment` params."""
-    g = params["geometry"]
+    g = Geometry.from_json(params["geometry"])
     front = _front_polygon(g)
     back_neck = _back_neck_polygon(g)
     sleeves = (_sleeve_quads(g, -1), _sleeve_quads(g, 1))
     outline = [front, back_neck] + [_sleeve_polygon(q) for q in sleeves if q is not None]
     scale, offset = _fit(np.concatenate(outline), params["layout"])
     draft = Garment(
-        params, scale, offset, front, back_neck, sleeves, np.zeros(0), np.zeros(0), np.zeros(0)
+        params, g, scale, offset, front, back_neck, sleeves, np.zeros(0), np.zeros(0), np.zeros(0)
     )
     front_layer = polygon_layer(draft.points(front))
-    texture = _texture(params, scale, offset, front_layer.box)
+    texture = _texture(params, g, scale, offset, front_layer.box)
     texture = _trims(texture, draft)
     return Garment(
         params,
+        g,
         scale,
         offset,
         front,
@@ -713,7 +830,7 @@ def product_photo(garment: Garment) -> tuple[np.ndarray, np.ndarray]:
         canvas.paint(polygon_layer(outline), flat, GARMENT)
     canvas.paint(Layer(garment.front_alpha, FULL_BOX), flat, GARMENT)
     seams = [
-        garment.points(np.array([q["seam_outer"], q["seam_inner"]]))
+        garment.points(np.array([q.seam_outer, q.seam_inner]))
         for q in garment.sleeves
         if q is not None
     ]
@@ -734,10 +851,10 @@ def _remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, border: int)
 
 def paint_torso(canvas: Canvas, body: Body, garment: Garment, drape: dict) -> None:
     """The front panel mapped onto the torso, wobbled, wrapped round a cylinder and shaded with folds."""
-    g = garment.params["geometry"]
-    cylinder = drape["cylinder"]
+    g, drape = garment.geometry, Drape.from_json(drape)
+    cylinder = drape.cylinder
     top = max(int(body.levels[0] - 30), 0)
-    lowest_hem = np.array([g["hem_y"] + 2 * max(g["hem_curve"], 0.0) + 12.0])
+    lowest_hem = np.array([g.hem_y + 2 * max(g.hem_curve, 0.0) + 12.0])
     bottom = min(int(body.to_body(np.zeros(1), lowest_hem, cylinder)[1][0]) + 8, HEIGHT)
     box = (slice(top, max(bottom, top + 1)), slice(0, WIDTH))
     xs, ys = GRID_X[box], GRID_Y[box]
@@ -745,11 +862,11 @@ def paint_torso(canvas: Canvas, body: Body, garment: Garment, drape: dict) -> No
     hang = np.clip(
         (ys - np.float32(body.levels[1])) / np.float32(body.levels[4] - body.levels[1]), 0.1, 1.0
     )
-    amplitude, wavelength, phase = drape["wobble_x"]
+    amplitude, wavelength, phase = drape.wobble_x
     wobbled_x = xs + np.float32(amplitude) * hang * np.sin(
         ys * np.float32(2 * math.pi / wavelength) + np.float32(phase)
     )
-    amplitude, wavelength, phase = drape["wobble_y"]
+    amplitude, wavelength, phase = drape.wobble_y
     wobbled_y = ys + np.float32(amplitude) * hang * np.sin(
         xs * np.float32(2 * math.pi / wavelength) + np.float32(phase)
     )
@@ -764,19 +881,17 @@ def paint_torso(canvas: Canvas, body: Body, garment: Garment, drape: dict) -> No
         -1.3,
         1.3,
     )
-    down = canonical_y / np.float32(g["hem_y"])
-    shading = (1.0 - drape["side_shade"] * across**2) * (
-        1.0 + drape["vertical_shade"] * (0.35 - down)
-    )
+    down = canonical_y / np.float32(g.hem_y)
+    shading = (1.0 - drape.side_shade * across**2) * (1.0 + drape.vertical_shade * (0.35 - down))
     fold_lines = []
-    for start, middle, end in drape["folds"]:
+    for start, middle, end in drape.folds:
         points = quad_bezier(start, middle, end, 9)
         body_x, body_y = body.to_body(points[:, 0], points[:, 1], cylinder)
         fold_lines.append(np.stack([body_x, body_y], axis=1))
     folds = gaussian_blur(full_frame(lines_layer(fold_lines, 2, margin=6)), 2.2)[box]
     lit = np.zeros_like(folds)
     lit[:-2] = folds[2:]
-    shading = shading * (1.0 - drape["fold_depth"] * folds + 0.5 * drape["fold_depth"] * lit)
+    shading = shading * (1.0 - drape.fold_depth * folds + 0.5 * drape.fold_depth * lit)
     canvas.paint(Layer(alpha, box), colour * shading[..., None], GARMENT)
 
 
@@ -785,13 +900,14 @@ def paint_sleeve(canvas: Canvas, arm: Arm, field: ArmField, garment: Garment, dr
     quads = garment.sleeves[0 if arm.side < 0 else 1]
     if quads is None:
         return
-    short = quads["length"] < 60
-    end = min(quads["length"] * arm.length / CANONICAL_ARM_LENGTH, arm.length + 1.0)
+    drape = Drape.from_json(drape)
+    short = quads.length < 60
+    end = min(quads.length * arm.length / CANONICAL_ARM_LENGTH, arm.length + 1.0)
     # Above the shoulder joint the sleeve closes in a dome as tall as the arm's own rounded top.
-    cap = arm.upper_half + drape["sleeve_cap"]
+    cap = arm.upper_half + drape.sleeve_cap
     start = -cap
     along = np.clip((field.u - start) / (end - start), 0, 1)
-    ease_top, ease_short, ease_long = drape["sleeve_ease"]
+    ease_top, ease_short, ease_long = drape.sleeve_ease
     top_half = arm.upper_half + ease_top
     cuff_half = float(arm.half_width(np.array(end))) + (ease_short if short else ease_long)
     half = np.float32(top_half) + np.float32(cuff_half - top_half) * along
