@@ -537,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
         "live",
         help="live try-on from a camera in a window of its own",
         description="Shows the try-on of a garment on a camera's picture, live, in a window of "
-        "its own (Esc or Q quits, Space pauses). The newest frame wins: frames that arrive while "
+        "its own (Esc or Q quits). The newest frame wins: frames that arrive while "
         "a try-on runs are dropped, never queued, so the picture stays one try-on behind the "
         "camera. The window's title bar shows try-ons per second and latency. Without a display "
         "(no DISPLAY), --record OUT.mp4 records the try-on instead of showing it.",

@@ -343,8 +343,8 @@ class LiveRunner(Generic[Result]):
 
     def start(self) -> None:
         self._threads = [
-            threading.Thread(target=self._read, name="live-reader", daemon=True),
-            threading.Thread(target=self._work, name="live-worker", daemon=True),
+            threading.Thread(target=self._read, name="tryon-live-reader", daemon=True),
+            threading.Thread(target=self._work, name="tryon-live-worker", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -647,6 +647,12 @@ class LiveTryOn:
         with self._lock:
             self._garment = (cloth_rgb, mask)
 
+    def reset(self) -> None:
+        """Forget the frames so far (a cut, a new garment, a pause): the next one starts afresh."""
+        for past in (self.smoother, self.region_smoother, self.framing):
+            if isinstance(past, (FlowSmoother, RegionSmoother, SteadyFraming)):
+                past.reset()
+
     def process(self, rgb: np.ndarray) -> TryOnResult:
         """The try-on of one frame, uint8 (H, W, 3) RGB."""
         with self._lock:
@@ -655,9 +661,7 @@ class LiveTryOn:
             raise ValueError("no garment: call set_garment first")
         prepared, changed = self.garments.get(*garment)
         if self._scene_cut(rgb) or changed:
-            for past in (self.smoother, self.region_smoother, self.framing):
-                if isinstance(past, (FlowSmoother, RegionSmoother, SteadyFraming)):
-                    past.reset()
+            self.reset()
         framing = self.framing(rgb) if isinstance(self.framing, SteadyFraming) else self.framing
         cloth, mask = (prepared, None) if self.cached else garment
         result = self.engine.try_on(

@@ -204,6 +204,12 @@ class TryOnController(QObject):
         self._update_busy()
         self.request_try_on()
 
+    @property
+    def engine(self):
+        """The loaded model's `TryOnEngine` (None until one is ready), for the live mode: the
+        engine is thread-safe, and a live view runs its try-ons on a worker of its own."""
+        return self._session.engine
+
     def framing_box(self) -> Box | None:
         """The box the model sees in the person photo: the user's, else the automatic one."""
         if self.person is None:

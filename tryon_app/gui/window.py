@@ -43,6 +43,7 @@ from tryon_app.gui.controller import (
     TryOnController,
 )
 from tryon_app.gui.gallery import Gallery, ThumbnailLoader
+from tryon_app.gui.live import LiveMode
 from tryon_app.gui.settings import AppSettings, pictures_folder
 from tryon_app.gui.widgets import (
     ZOOM_STEP,
@@ -451,6 +452,7 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_actions()
         self._connect()
+        self.live_mode = LiveMode(self)
         self._fill_models()
         geometry = settings.geometry()
         if geometry is not None:
@@ -701,6 +703,7 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
         self.thumbnails.shutdown()
+        self.live_mode.stop()
         self.controller.shutdown()
 
     # ------------------------------------------------------------------ runtime pickers
