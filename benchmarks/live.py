@@ -99,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         live.set_garment(clip.cloth, clip.cloth_mask)
         return live
 
-    speed = _play(video, {"cached": variant(), "full": variant(cached=False)}, lambda *_: None)
+    stages: dict[str, dict[str, list[float]]] = {"cached": {}, "full": {}}
+
+    def note_stages(name, index, result, shown):
+        for stage, ms in result.timings_ms.items():
+            stages[name].setdefault(stage, []).append(ms)
+
+    speed = _play(video, {"cached": variant(), "full": variant(cached=False)}, note_stages)
     outputs: dict[str, dict[int, np.ndarray]] = {"smoothed": {}, "unsmoothed": {}}
     regions: dict[str, dict[int, np.ndarray]] = {"smoothed": {}, "unsmoothed": {}}
 
@@ -135,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<28}{costs.mean():9.1f}{np.median(costs):9.1f}"
             f"{np.percentile(costs, 90):9.1f}{1e3 / costs.mean():8.1f}"
         )
+    for name in ("cached", "full"):
+        medians = ", ".join(
+            f"{stage} {np.median(ms):.1f}" for stage, ms in stages[name].items() if stage != "total"
+        )
+        print(f"  {name} p50 stages (ms): {medians}")
     saving = 1 - cached.mean() / full.mean()
     print(
         f"cached / full: {cached.mean() / full.mean():.3f} (cost {saving:.1%} below full; "

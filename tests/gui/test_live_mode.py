@@ -152,3 +152,22 @@ def test_tryon_live_window_shows_the_try_on_and_records_in_real_time(
     with open_video(tmp_path / "live.mp4") as recorded:
         assert len(list(recorded)) == 12  # every camera frame, a try-on held over those dropped
     assert [t.name for t in threading.enumerate() if t.name.startswith("tryon-live")] == []
+
+
+def test_photo_mode_prepares_a_garment_once_for_every_person(
+    make_window, photos, wait_result, tmp_path
+):
+    import cv2
+
+    window = make_window()
+    window.open_person(photos.person)
+    window.open_garment(photos.garments[3])
+    wait_result(window)
+    preparations = window.controller.engine.garments.preparations
+    other = tmp_path / "other_person.png"
+    cv2.imwrite(str(other), cv2.cvtColor(photos.person_rgb[:, ::-1].copy(), cv2.COLOR_RGB2BGR))
+    shown = window.controller.results_shown
+    window.open_person(other)
+    wait_result(window, shown + 1)
+    assert window.controller.result.outcome.request.person.path == other
+    assert window.controller.engine.garments.preparations == preparations

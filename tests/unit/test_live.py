@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from tryon_app.core import live
-from tryon_app.core.engine import TryOnEngine
+from tryon_app.core.engine import GarmentCache, TryOnEngine
 from tryon_app.core.errors import OutputError, VideoError
 from tryon_app.core.framing import Box, Framing
 from tryon_app.core.live import (
     FlowSmoother,
-    GarmentCache,
     LatestFrame,
     LiveRunner,
     LiveTryOn,
@@ -326,10 +325,22 @@ def test_live_try_on_prepares_the_garment_once(tiny_artifact):
     rng = np.random.default_rng(2)
     frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(3)]
     results = [session.process(frame) for frame in frames]
-    assert session.garments.preparations == 1
+    assert engine.garments.preparations == 1
     assert all(r.image.shape == (120, 160, 3) for r in results)
     session.set_garment(*garment(seed=1))
     session.process(frames[0])
-    assert session.garments.preparations == 2
+    assert engine.garments.preparations == 2
     with pytest.raises(ValueError, match="set_garment"):
         LiveTryOn(engine).process(frames[0])
+
+
+def test_a_garment_photo_tried_on_another_person_is_not_prepared_again(tiny_artifact):
+    engine = TryOnEngine(tiny_artifact)
+    cloth, mask = garment()
+    rng = np.random.default_rng(3)
+    for _ in range(3):  # a new person photo each time, the garment as loaded again
+        person = rng.integers(0, 255, (200, 150, 3), dtype=np.uint8)
+        engine.try_on(person, cloth.copy(), mask.copy(), framing="letterbox")
+    assert engine.garments.preparations == 1
+    engine.try_on(person, cloth, None, framing="letterbox")  # its mask computed: another garment
+    assert engine.garments.preparations == 2

@@ -8,10 +8,13 @@ sees (`framing`), the garment mask (given, or computed), conversion to and from 
 A garment tried on many persons (frames of a video, a camera, another photo) is prepared once:
 `engine.prepare_garment(cloth_rgb, mask)` fits it to the canvas, computes its mask and runs the
 garment's branch of the model; `engine.try_on(person_rgb, prepared)` then runs only the rest.
+`try_on` given a garment photo goes through `engine.garments`, which keeps the last garment
+prepared: another person in the same garment (a new photo in the app) skips its branch too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -91,6 +94,43 @@ class PreparedGarment:
     timings_ms: dict[str, float]
 
 
+class GarmentCache:
+    """The last garment an engine prepared, prepared again only when the garment or mask changes.
+
+    Keyed by the pixels (a digest), not the array objects: a garment photo loaded again from the
+    same file is the same garment, an array edited in place is another. Hashing a garment photo
+    costs a few milliseconds, against tens for its mask and branch of the model.
+    """
+
+    def __init__(self, engine: TryOnEngine):
+        self.engine = engine
+        self._key: bytes | None = None
+        self._prepared: PreparedGarment | None = None
+        self._lock = threading.Lock()
+        self.preparations = 0
+
+    def get(
+        self, cloth_rgb: np.ndarray, mask: np.ndarray | None = None
+    ) -> tuple[PreparedGarment, bool]:
+        """The prepared garment, and whether it was prepared now (a new garment or mask)."""
+        key = _digest(cloth_rgb) + _digest(mask)
+        with self._lock:
+            if key == self._key and self._prepared is not None:
+                return self._prepared, False
+            self._prepared = self.engine.prepare_garment(cloth_rgb, mask)
+            self._key = key
+            self.preparations += 1
+            return self._prepared, True
+
+
+def _digest(array: np.ndarray | None) -> bytes:
+    if array is None:
+        return b"none"
+    contiguous = np.ascontiguousarray(array)
+    header = f"{contiguous.dtype}{contiguous.shape}".encode()
+    return hashlib.blake2b(header + contiguous.data, digest_size=16).digest()
+
+
 def default_model_dir() -> Path:
     """The shipped default artifact, else the first one found in the search folders."""
     shipped = bundled_models_dir() / DEFAULT_MODEL_NAME
@@ -149,6 +189,7 @@ class TryOnEngine:
         self.artifact: Artifact = load_artifact(model_dir or default_model_dir())
         self.pipeline = TryOnPipeline(self.artifact, options)
         self._model_lock = threading.Lock()
+        self.garments = GarmentCache(self)
 
     @classmethod
     def from_pipeline(cls, pipeline: TryOnPipeline) -> TryOnEngine:
@@ -156,6 +197,7 @@ class TryOnEngine:
         engine = cls.__new__(cls)
         engine.artifact, engine.pipeline = pipeline.artifact, pipeline
         engine._model_lock = threading.Lock()
+        engine.garments = GarmentCache(engine)
         return engine
 
     def prepare_garment(
@@ -190,8 +232,9 @@ class TryOnEngine:
 
         Args:
             person_rgb: uint8 (H, W, 3) photo of any size.
-            cloth: the garment: a uint8 (H, W, 3) photo, or a `PreparedGarment` of this engine
-                (its branch of the model is then not computed again).
+            cloth: the garment: a uint8 (H, W, 3) photo (prepared through `self.garments`, so
+                the same photo again is not prepared again), or a `PreparedGarment` of this
+                engine.
             mask: the garment's mask at the garment photo's size (computed when None); a
                 prepared garment has its own.
             framing: "auto", "letterbox", "crop" or a `Box` (see `framing.choose_framing`), or a
@@ -216,21 +259,14 @@ class TryOnEngine:
         person_input = to_model_input(person_canvas)
         if isinstance(cloth, PreparedGarment):
             prepared = cloth
-        elif flow_filter is not None:
-            prepared = self.prepare_garment(cloth, mask)
         else:
-            prepared = None
-        if prepared is None:
-            cloth_canvas, cloth_mask, garment = _garment_on_canvas(cloth, mask)
-            with self._model_lock:
-                # The output holds copies, so no later try-on can change it once the lock is free.
-                output = self.pipeline.run(person_input, *_garment_inputs(cloth_canvas, cloth_mask))
-        else:
-            cloth_mask, garment = prepared.mask, prepared.source
-            with self._model_lock:
-                output = self.pipeline.run_prepared(
-                    person_input, prepared.features, flow_filter=flow_filter
-                )
+            prepared, _ = self.garments.get(cloth, mask)
+        cloth_mask, garment = prepared.mask, prepared.source
+        with self._model_lock:
+            # The output holds copies, so no later try-on can change it once the lock is free.
+            output = self.pipeline.run_prepared(
+                person_input, prepared.features, flow_filter=flow_filter
+            )
         canvas = from_model_output(output.p_tryon)
         notes = (chosen.note,) if chosen.note else ()
         start = clock()

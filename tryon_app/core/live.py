@@ -5,8 +5,8 @@ A live view is a loop of try-ons of one garment on frames that keep coming. What
 * `LiveRunner` reads the source on one thread and tries on on another. A frame that arrives while
   a try-on runs replaces the one waiting (`LatestFrame`): frames are dropped, never queued, so
   the picture is at most one try-on behind the camera.
-* `GarmentCache` prepares the garment (its mask and the model's garment branch) once, and again
-  only when the garment photo or its mask changes.
+* The engine's `GarmentCache` prepares the garment (its mask and the model's garment branch)
+  once, and again only when the garment photo or its mask changes.
 * `SteadyFraming` reuses the photo framing (`framing.choose_framing`) on a moving person: it looks
   for the person every few frames and glides the box towards a new place only once the person
   has left a dead band around the old one, so the crop neither jitters nor jumps.
@@ -20,7 +20,6 @@ the GUI and `benchmarks/live.py` drive it. Nothing here imports Qt.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sys
@@ -407,46 +406,6 @@ class LiveRunner(Generic[Result]):
             self._on_result(result, frame, self.stats())
 
 
-# --------------------------------------------------------------------------- the garment once
-
-
-def _digest(array: np.ndarray | None) -> bytes:
-    if array is None:
-        return b"none"
-    contiguous = np.ascontiguousarray(array)
-    header = f"{contiguous.dtype}{contiguous.shape}".encode()
-    return hashlib.blake2b(header + contiguous.data, digest_size=16).digest()
-
-
-class GarmentCache:
-    """The prepared garment of one engine, prepared again only when the garment or mask changes.
-
-    Keyed by the pixels (a digest), not the array objects: a garment photo loaded again from the
-    same file is the same garment, an array edited in place is another.
-    """
-
-    def __init__(self, engine: TryOnEngine):
-        self.engine = engine
-        self._key: bytes | None = None
-        self._prepared: PreparedGarment | None = None
-        self.preparations = 0
-
-    def get(
-        self, cloth_rgb: np.ndarray, mask: np.ndarray | None = None
-    ) -> tuple[PreparedGarment, bool]:
-        """The prepared garment, and whether it was prepared now (a new garment or mask)."""
-        key = _digest(cloth_rgb) + _digest(mask)
-        if key != self._key or self._prepared is None:
-            self._prepared = self.engine.prepare_garment(cloth_rgb, mask)
-            self._key = key
-            self.preparations += 1
-            return self._prepared, True
-        return self._prepared, False
-
-    def clear(self) -> None:
-        self._key = self._prepared = None
-
-
 # --------------------------------------------------------------------------- steady output
 
 
@@ -525,16 +484,16 @@ class RegionSmoother:
 class SteadyFraming:
     """The framing box of a moving person: found every `every` frames, moved with hysteresis.
 
-    The box is found as for a photo (`choose_framing(frame, "auto")`), which costs about as much
-    as a third of a try-on at 640x480, hence not every frame. The found box becomes the target
-    only when it leaves a dead band around the current target (`dead_band`, a share of the box's
-    height, on its centre, top and height); the box shown glides a share `glide` of the way to
+    The box is found as for a photo (`choose_framing(frame, "auto")`), which costs about half a
+    try-on at 640x480, hence a few times a second, not every frame. The found box becomes the
+    target only when it leaves a dead band around the current target (`dead_band`, a share of the
+    box's height, on its centre, top and height); the box shown glides a share `glide` of the way to
     the target each frame. With no person found the last box stays for `patience` looks, then the
     whole frame is used.
     """
 
     def __init__(
-        self, every: int = 5, dead_band: float = 0.05, glide: float = 0.3, patience: int = 3
+        self, every: int = 10, dead_band: float = 0.05, glide: float = 0.3, patience: int = 3
     ):
         self.every, self.dead_band, self.glide, self.patience = every, dead_band, glide, patience
         self.reset()
@@ -619,7 +578,8 @@ class LiveTryOn:
             (`RegionSmoother`).
         resolution: "full" or "model", as `TryOnEngine.try_on`.
         framing: a `SteadyFraming`, or "letterbox"/"crop"/a `Box` for a fixed one.
-        cached: use the prepared garment (False runs the whole model each frame: for comparison).
+        cached: keep the prepared garment (False prepares it again every frame, as a try-on
+            with nothing kept would: for comparison).
     """
 
     def __init__(
@@ -632,7 +592,6 @@ class LiveTryOn:
         cached: bool = True,
     ):
         self.engine = engine
-        self.garments = GarmentCache(engine)
         self.smoother = FlowSmoother() if smooth else None
         self.region_smoother = RegionSmoother() if smooth else None
         self.framing = framing if framing is not None else SteadyFraming()
@@ -640,12 +599,15 @@ class LiveTryOn:
         self.cached = cached
         self._scene_cut = SceneCut()
         self._garment: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._garment_set = False  # a garment given since the last frame: look it up
+        self._prepared: PreparedGarment | None = None
         self._lock = threading.Lock()
 
     def set_garment(self, cloth_rgb: np.ndarray, mask: np.ndarray | None = None) -> None:
         """The garment to try on from the next frame (prepared then, unless it is the same)."""
         with self._lock:
             self._garment = (cloth_rgb, mask)
+            self._garment_set = True
 
     def reset(self) -> None:
         """Forget the frames so far (a cut, a new garment, a pause): the next one starts afresh."""
@@ -656,16 +618,20 @@ class LiveTryOn:
     def process(self, rgb: np.ndarray) -> TryOnResult:
         """The try-on of one frame, uint8 (H, W, 3) RGB."""
         with self._lock:
-            garment = self._garment
+            garment, garment_set, self._garment_set = self._garment, self._garment_set, False
         if garment is None:
             raise ValueError("no garment: call set_garment first")
-        prepared, changed = self.garments.get(*garment)
+        changed = False
+        if garment_set or self._prepared is None:  # hashing a garment photo costs milliseconds
+            self._prepared, changed = self.engine.garments.get(*garment)
+        prepared = self._prepared
         if self._scene_cut(rgb) or changed:
             self.reset()
         framing = self.framing(rgb) if isinstance(self.framing, SteadyFraming) else self.framing
-        cloth, mask = (prepared, None) if self.cached else garment
+        if not self.cached:  # what a try-on of a garment photo costs when nothing is kept
+            prepared = self.engine.prepare_garment(*garment)
         result = self.engine.try_on(
-            rgb, cloth, mask, framing=framing, resolution=self.resolution, flow_filter=self.smoother
+            rgb, prepared, framing=framing, resolution=self.resolution, flow_filter=self.smoother
         )
         if self.region_smoother is None:
             return result
