@@ -195,26 +195,41 @@ def test_precision_switch_recompiles_with_a_busy_state(
     assert not window.busy.is_busy()
 
 
-def test_event_loop_keeps_ticking_during_inference(make_window, photos, qtbot, wait_model):
-    window = make_window(show=False)
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    window.show()
+def test_event_loop_keeps_ticking_during_inference(
+    make_window, photos, qtbot, wait_model, monkeypatch
+):
+    from tryon_app.core.engine import TryOnEngine
+
+    # A try-on held inside the model until the test lets it go: whatever the machine's speed,
+    # the window must keep handling events meanwhile, because inference runs on another thread.
+    running, release, threads = threading.Event(), threading.Event(), []
+    original = TryOnEngine.try_on
+
+    def held_try_on(self, *args, **kwargs):
+        threads.append(threading.current_thread())
+        running.set()
+        release.wait(timeout=60)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TryOnEngine, "try_on", held_try_on)
+    window = make_window()
     wait_model(window)
     window.open_person(photos.person)
-    # Keep the worker busy: a new try-on as soon as the previous one is shown.
-    window.controller.result_ready.connect(lambda _: window.controller.request_try_on())
     window.open_garment(photos.garments[4])
-    qtbot.waitUntil(lambda: window.controller.results_shown >= 8, timeout=120_000)
-    timer.stop()
-    window.controller.result_ready.disconnect()
-    gaps_ms = np.diff(ticks) * 1e3
-    assert len(gaps_ms) > 10
-    # One late tick can be the machine (shared cores); a GUI blocked by inference misses them all.
-    assert np.sort(gaps_ms)[-2] < 100, f"longest gaps {np.sort(gaps_ms)[-5:]}"
+    qtbot.waitUntil(running.is_set, timeout=60_000)
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    try:
+        qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=30_000)
+        assert not release.is_set() and window.controller.results_shown == 0
+    finally:
+        timer.stop()
+        release.set()
+    qtbot.waitUntil(lambda: window.controller.results_shown >= 1, timeout=60_000)
+    assert threads and all(thread is not threading.main_thread() for thread in threads)
 
 
 def test_no_worker_thread_left_behind(make_window, photos, wait_result):
