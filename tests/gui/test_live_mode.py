@@ -171,3 +171,15 @@ def test_photo_mode_prepares_a_garment_once_for_every_person(
     wait_result(window, shown + 1)
     assert window.controller.result.outcome.request.person.path == other
     assert window.controller.engine.garments.preparations == preparations
+
+
+def test_opening_a_person_photo_ends_the_live_mode(ready_window, photos, qtbot, wait_result):
+    mode = ready_window.live_mode
+    camera = FakeCamera(photos.person_rgb)
+    assert mode.use_source(camera)
+    qtbot.waitUntil(lambda: mode.feed.shown >= 1, timeout=60_000)
+    shown = ready_window.controller.results_shown
+    ready_window.open_person(photos.person)
+    wait_result(ready_window, shown + 1)
+    assert not mode.active and camera.closed.is_set()
+    assert mode.source_combo.currentText() == "Photo"

@@ -197,6 +197,8 @@ class LiveMode(QObject):
         self.feed.failed.connect(self._failed)
         self.feed.ended.connect(self._ended)
         window.controller.garment_changed.connect(self._garment_changed)
+        # Opening a person photo is choosing the photo over the live source.
+        window.controller.person_changed.connect(lambda person: self.stop())
         self._sync_buttons()
 
     @property
