@@ -11,7 +11,7 @@ import pytest
 
 from tryon_app.core import live
 from tryon_app.core.engine import GarmentCache, TryOnEngine
-from tryon_app.core.errors import OutputError, VideoError
+from tryon_app.core.errors import OutputError, TryOnError, VideoError
 from tryon_app.core.framing import Box, Framing
 from tryon_app.core.live import (
     FlowSmoother,
@@ -344,3 +344,14 @@ def test_a_garment_photo_tried_on_another_person_is_not_prepared_again(tiny_arti
     assert engine.garments.preparations == 1
     engine.try_on(person, cloth, None, framing="letterbox")  # its mask computed: another garment
     assert engine.garments.preparations == 2
+
+
+def test_a_garment_that_fails_to_prepare_is_not_taken_for_the_last_one(tiny_artifact):
+    cache = GarmentCache(TryOnEngine(tiny_artifact))
+    cloth, mask = garment()
+    first, _ = cache.get(cloth, mask)
+    wrong_mask = np.zeros((10, 10), np.uint8)
+    for _ in range(2):  # the same failing arrays twice: still refused, not the last garment
+        with pytest.raises(TryOnError, match="mask is 10x10"):
+            cache.get(cloth, wrong_mask)
+    assert cache.get(cloth, mask) == (first, False)

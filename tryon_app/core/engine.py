@@ -97,14 +97,17 @@ class PreparedGarment:
 class GarmentCache:
     """The last garment an engine prepared, prepared again only when the garment or mask changes.
 
-    Keyed by the pixels (a digest), not the array objects: a garment photo loaded again from the
-    same file is the same garment, an array edited in place is another. Hashing a garment photo
-    costs a few milliseconds, against tens for its mask and branch of the model.
+    The very arrays of the last call are the same garment (the app and a live view pass the same
+    arrays again; do not edit one in place between try-ons); other arrays are compared by their
+    pixels (a digest): a garment photo loaded again from the same file is the same garment.
+    Hashing costs a few milliseconds a megapixel, against about 10 ms for the mask and the
+    garment's branch of the model, hence the arrays first.
     """
 
     def __init__(self, engine: TryOnEngine):
         self.engine = engine
         self._key: bytes | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray | None] | None = None
         self._prepared: PreparedGarment | None = None
         self._lock = threading.Lock()
         self.preparations = 0
@@ -113,14 +116,18 @@ class GarmentCache:
         self, cloth_rgb: np.ndarray, mask: np.ndarray | None = None
     ) -> tuple[PreparedGarment, bool]:
         """The prepared garment, and whether it was prepared now (a new garment or mask)."""
-        key = _digest(cloth_rgb) + _digest(mask)
         with self._lock:
-            if key == self._key and self._prepared is not None:
+            last = self._arrays
+            if last is not None and last[0] is cloth_rgb and last[1] is mask:
                 return self._prepared, False
-            self._prepared = self.engine.prepare_garment(cloth_rgb, mask)
-            self._key = key
-            self.preparations += 1
-            return self._prepared, True
+            key = _digest(cloth_rgb) + _digest(mask)
+            changed = key != self._key or self._prepared is None
+            if changed:
+                self._prepared = self.engine.prepare_garment(cloth_rgb, mask)
+                self._key = key
+                self.preparations += 1
+            self._arrays = (cloth_rgb, mask)
+            return self._prepared, changed
 
 
 def _digest(array: np.ndarray | None) -> bytes:
