@@ -73,6 +73,7 @@ class FrameSource:
         name: what to call it in a message ("camera 0", the file's path).
         fps: the frames per second it announces (None when it does not say).
         frame_count: frames in a file (None for a camera, or when the file does not say).
+        size: (height, width) of the frames.
         live: a camera (frames come at their own pace) rather than a file (read as fast as
             asked, unless paced).
     """
@@ -86,7 +87,6 @@ class FrameSource:
         count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(count) if not live and 0 < count < 1e9 else None
         self.size: tuple[int, int] = first.shape[:2]
-        """(height, width) of the frames."""
         self.frames_read = 0
 
     def read(self) -> np.ndarray | None:
