@@ -211,14 +211,24 @@ class CanvasPerson:
 
 
 def person_on_canvas(canvas: np.ndarray) -> CanvasPerson | None:
-    """The person on the model's canvas, or None when no person stands out."""
-    person = _person_silhouette(canvas)
+    """The person on the model's canvas, or None when no person stands out.
+
+    Found at half the canvas's size (a quarter of the time, which a live view pays every
+    frame); composition needs the silhouette only to a pixel or two.
+    """
+    height, width = canvas.shape[:2]
+    half = cv2.resize(canvas, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    person = _person_silhouette(half)
     measured = None if person is None else _measure(person)
     if measured is None:
         return None
-    if measured.head_length:
-        return CanvasPerson(person, measured.top + measured.head_length)
-    return CanvasPerson(person, measured.top + round(_HEAD_SHARE * canvas.shape[0]))
+    silhouette = cv2.resize(
+        person.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+    ).astype(bool)
+    neck = measured.top + measured.head_length if measured.head_length else None
+    if neck is None:
+        neck = measured.top + round(_HEAD_SHARE * half.shape[0])
+    return CanvasPerson(silhouette, 2 * neck)
 
 
 def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
