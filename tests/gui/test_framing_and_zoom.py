@@ -229,7 +229,7 @@ def test_no_person_found_shows_the_note_and_the_whole_photo(
 def noise_panel(qtbot):
     """A result panel showing a 1500x2000 'before' and 'after' of random pixels (all distinct)."""
     from tryon_app.gui.app import create_application
-    from tryon_app.gui.window import ResultPanel
+    from tryon_app.gui.panels import ResultPanel
 
     create_application()
     rng = np.random.default_rng(0)

@@ -494,7 +494,7 @@ def test_the_after_end_of_the_slider_shows_the_try_on(qtbot):
     from PySide6.QtWidgets import QAbstractSlider
 
     from tryon_app.gui.app import create_application
-    from tryon_app.gui.window import ResultPanel
+    from tryon_app.gui.panels import ResultPanel
 
     create_application()
     photo, try_on = (200, 0, 0), (0, 0, 200)
