@@ -5,7 +5,7 @@ auto-framing of full-body and off-centre scenes.
     optimize synth --scene full-body --size 1024x768 --n 100 --seed 32 --out runs/synth-full-body
     optimize synth --scene offset --size 1024x768 --n 100 --seed 33 --out runs/synth-offset
     python benchmarks/full_resolution.py --data runs/synth-1024 --scenes runs/synth-full-body runs/synth-offset \
-        --sheet docs/full_resolution_before_after.png
+        --sheet docs/full_resolution_before_after.jpg
 
 For the VITON-framed pairs it prints the SSIM of each path against the ground truth at full
 resolution, and how many of the pixels the ground truth leaves unchanged come back bit for bit;
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sheet",
         type=Path,
         default=None,
-        help="also write a before/after sheet of the first pairs of --data here (PNG)",
+        help="also write a before/after sheet of the first pairs of --data here (PNG or JPEG)",
     )
     parser.add_argument("--sheet-pairs", type=int, default=3, help="pairs on the sheet")
     args = parser.parse_args(argv)
