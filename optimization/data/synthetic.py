@@ -49,15 +49,9 @@ from optimization.data.synth_body import (
     sample_body,
 )
 from optimization.data.synth_draw import GARMENT, HEIGHT, WIDTH, Canvas
-from optimization.data.synth_garment import (
-    Garment,
-    build_garment,
-    paint_sleeve,
-    paint_torso,
-    product_photo,
-    sample_drape,
-    sample_garment,
-)
+from optimization.data.synth_garment import sample_drape, sample_garment
+from optimization.data.synth_garment_build import Garment, build_garment, product_photo
+from optimization.data.synth_garment_wear import paint_sleeve, paint_torso
 
 log = logging.getLogger(__name__)
 
