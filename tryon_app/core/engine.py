@@ -134,8 +134,9 @@ def _digest(array: np.ndarray | None) -> bytes:
     if array is None:
         return b"none"
     contiguous = np.ascontiguousarray(array)
-    header = f"{contiguous.dtype}{contiguous.shape}".encode()
-    return hashlib.blake2b(header + contiguous.data, digest_size=16).digest()
+    digest = hashlib.blake2b(f"{contiguous.dtype}{contiguous.shape}".encode(), digest_size=16)
+    digest.update(contiguous.data)  # hashed where it lies: no copy of a 12-megapixel photo
+    return digest.digest()
 
 
 def default_model_dir() -> Path:
@@ -149,22 +150,15 @@ def default_model_dir() -> Path:
     return found[0]
 
 
-def prepare_garment(
+def garment_on_canvas(
     cloth_rgb: np.ndarray, mask: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Garment photo and mask on the model canvas: (uint8 256x192x3, uint8 256x192 {0, 255}).
+) -> tuple[np.ndarray, np.ndarray, GarmentSource]:
+    """Garment photo and mask on the model canvas (uint8 256x192x3, uint8 256x192 {0, 255}), and
+    the garment at full size for composition.
 
     A given mask is fitted with the photo and binarised at 128 as the official code does; without
     one the mask is computed from the fitted photo.
     """
-    canvas, mask_canvas, _ = _garment_on_canvas(cloth_rgb, mask)
-    return canvas, mask_canvas
-
-
-def _garment_on_canvas(
-    cloth_rgb: np.ndarray, mask: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, GarmentSource]:
-    """`prepare_garment`'s canvas and mask, and the garment at full size for composition."""
     canvas, framing = fit_to_canvas(cloth_rgb, mode="letterbox")
     full_mask = None
     if mask is None:
@@ -217,7 +211,7 @@ class TryOnEngine:
             mask: its mask at the photo's size (computed when None).
         """
         start = time.perf_counter()
-        cloth_canvas, cloth_mask, source = _garment_on_canvas(cloth_rgb, mask)
+        cloth_canvas, cloth_mask, source = garment_on_canvas(cloth_rgb, mask)
         mask_ms = (time.perf_counter() - start) * 1e3
         clothes, edge = _garment_inputs(cloth_canvas, cloth_mask)
         with self._model_lock:

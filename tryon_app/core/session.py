@@ -262,12 +262,12 @@ def mask_overlay(
     The model's mask lives on the 256x192 canvas (the photo letterboxed); it is mapped back onto
     the photo so the overlay lines up with what the user sees.
     """
-    from tryon_app.core.engine import prepare_garment
+    from tryon_app.core.engine import garment_on_canvas
     from tryon_app.core.errors import InputImageError
     from tryon_app.core.framing import fit_to_canvas, restore_framing
 
     try:
-        _, canvas_mask = prepare_garment(cloth_rgb, mask)
+        _, canvas_mask, _ = garment_on_canvas(cloth_rgb, mask)
     except InputImageError as error:
         # The core names no file (it only has arrays); the user needs to know which one.
         if mask_path is None:
