@@ -78,6 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         lr=args.lr,
         max_minutes=args.max_minutes,
+        checkpoint_minutes=args.checkpoint_minutes or None,
         seed=args.seed,
         threads=args.threads,
         device=args.device,
@@ -318,7 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr", type=float, default=2e-4, help="Adam learning rate, cosine decay (default 2e-4)"
     )
     train.add_argument(
-        "--max-minutes", type=float, default=None, help="stop after this much wall time"
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop after this much wall time, saving the state where it stopped (--resume goes on)",
+    )
+    train.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=10.0,
+        help="save the training state this often inside an epoch, so that --resume loses at most "
+        "this much work (default 10; 0: at epoch ends only)",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -329,7 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16 autocast for the convolutions (about 1.5x faster on CPUs with AVX512-BF16 or AMX; "
         "ignored, with a warning, on CPUs without them, where it is many times slower)",
     )
-    train.add_argument("--resume", action="store_true", help="continue from RUN/train_state.pth")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from RUN/train_state.pth, at the batch where the last run stopped",
+    )
     train.add_argument(
         "--init",
         default=None,

@@ -4,7 +4,9 @@ Losses (``optimization/training.py``) follow PF-AFN's own (L1 on the warped garm
 result, second-order flow smoothness) plus what helps without pretrained networks: SSIM on the
 result, L1 between the warped garment mask and the worn-garment mask, and a composition-mask
 term. Progress bars, a checkpoint per epoch, ``--resume``, and the resolved recipe saved beside
-the outputs.
+the outputs. An epoch of real-size training takes about an hour on two CPU cores, so the training
+state is also saved every few minutes inside an epoch and ``--resume`` continues from the batch
+where it stopped: each epoch's batch order is a function of the seed and the epoch alone.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from optimization.archs.afwm import AFWM, measure_warp_widths
 from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
@@ -48,6 +50,8 @@ class TrainRecipe:
     batch_size: int = 8
     lr: float = 2e-4
     max_minutes: float | None = None
+    # Save the training state this often inside an epoch (None: at epoch ends only).
+    checkpoint_minutes: float | None = 10.0
     seed: int = 0
     threads: int | None = None
     device: str = "cpu"
@@ -68,6 +72,29 @@ class TrainRecipe:
             "composite": 0.2,
         }
     )
+
+
+class EpochOrder(Sampler[int]):
+    """Shuffled sample order that depends only on (seed, epoch), starting `skip` samples in.
+
+    Resuming mid-epoch replays the same order and skips what was trained, without loading the
+    skipped images.
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed = n, seed
+        self.epoch, self.skip = 0, 0
+
+    def start(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.n, generator=generator)[self.skip :]
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return self.n - self.skip
 
 
 def build_student(width_factor: float) -> tuple[AFWM, ResUnetGenerator, WarpWidths, GenWidths]:
@@ -111,12 +138,10 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
         raise ValueError(
             f"{recipe.data}: training needs ground truth (gt/ and gt_cloth_mask/ folders)"
         )
-    loader = DataLoader(
-        dataset,
-        batch_size=recipe.batch_size,
-        shuffle=True,
-        drop_last=len(dataset) > recipe.batch_size,
-    )
+    drop_last = len(dataset) > recipe.batch_size
+    order = EpochOrder(len(dataset), recipe.seed)
+    loader = DataLoader(dataset, batch_size=recipe.batch_size, sampler=order, drop_last=drop_last)
+    steps_per_epoch = len(loader)
 
     if recipe.init_from:
         warp_model, gen_model, warp_widths, gen_widths = _initial_networks(Path(recipe.init_from))
@@ -125,9 +150,9 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
     warp_model.to(device), gen_model.to(device)
     parameters = list(warp_model.parameters()) + list(gen_model.parameters())
     optimizer = torch.optim.Adam(parameters, lr=recipe.lr, betas=(0.5, 0.999))
-    scheduler = cosine_schedule(optimizer, recipe.epochs * len(loader))
+    scheduler = cosine_schedule(optimizer, recipe.epochs * steps_per_epoch)
 
-    start_epoch = 0
+    start_epoch, start_step = 0, 0
     state_path = run / "train_state.pth"
     if resume and state_path.is_file():
         state = read_checkpoint(state_path)
@@ -135,18 +160,40 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
         gen_model.load_state_dict(state["gen"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch = int(state["epoch"]) + 1
-        log.info("resumed from %s at epoch %d", state_path, start_epoch)
+        # "epoch" is the last finished epoch; "step" the batches done in the one after it.
+        start_epoch, start_step = int(state["epoch"]) + 1, int(state.get("step", 0))
+        log.info(
+            "resumed from %s at epoch %d, batch %d", state_path, start_epoch + 1, start_step + 1
+        )
     elif resume:
         log.warning("no %s to resume from; starting fresh", state_path)
+
+    def save_state(epoch: int, step: int) -> None:
+        state = {
+            "epoch": epoch - 1 if step else epoch,
+            "step": step,
+            "warp": warp_model.state_dict(),
+            "gen": gen_model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+        }
+        save_atomically(state, state_path)
 
     deadline = Deadline(recipe.max_minutes)
     for epoch in range(start_epoch, recipe.epochs):
         warp_model.train(), gen_model.train()
         means = EpochMeans()
+        step = start_step if epoch == start_epoch else 0
+        order.start(epoch, skip=step * recipe.batch_size)
         bar = tqdm(
-            loader, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False
+            loader,
+            desc=f"epoch {epoch + 1}/{recipe.epochs}",
+            disable=not progress,
+            leave=False,
+            initial=step,
+            total=steps_per_epoch,
         )
+        checkpoint_clock = Deadline(recipe.checkpoint_minutes)
         for batch in bar:
             person, clothes, edge = (batch[k].to(device) for k in ("person", "clothes", "edge"))
             gt, gt_mask = batch["gt"].to(device), batch["gt_cloth_mask"].to(device)
@@ -161,15 +208,26 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
                 terms["iou"] = mask_iou(out["warped_edge"], gt_mask).mean()
             means.add(terms)
             bar.set_postfix(loss=f"{means.mean('loss'):.3f}", iou=f"{means.mean('iou'):.3f}")
-            if deadline.passed():
-                break
+            step += 1
+            if step < steps_per_epoch and (deadline.passed() or checkpoint_clock.passed()):
+                save_state(epoch, step)
+                checkpoint_clock = Deadline(recipe.checkpoint_minutes)
+                if deadline.passed():
+                    log.info(
+                        "time budget of %.0f min reached in epoch %d at batch %d of %d; "
+                        "--resume continues from there",
+                        recipe.max_minutes,
+                        epoch + 1,
+                        step,
+                        steps_per_epoch,
+                    )
+                    return run
         means.record(run / "history.jsonl", epoch + 1)
         log.info(
             "epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in means.means().items())
         )
-        _save_epoch(
-            run, epoch, warp_model, gen_model, warp_widths, gen_widths, optimizer, scheduler, recipe
-        )
+        _save_epoch(run, epoch, warp_model, gen_model, warp_widths, gen_widths, recipe)
+        save_state(epoch, 0)
         if deadline.passed():
             log.info(
                 "time budget of %.0f min reached after epoch %d", recipe.max_minutes, epoch + 1
@@ -178,17 +236,7 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
     return run
 
 
-def _save_epoch(
-    run, epoch, warp_model, gen_model, warp_widths, gen_widths, optimizer, scheduler, recipe
-) -> None:
+def _save_epoch(run, epoch, warp_model, gen_model, warp_widths, gen_widths, recipe) -> None:
     provenance: dict[str, Any] = {"epoch": epoch + 1, "recipe": asdict(recipe)}
     save_checkpoint(run / "warp_last.pth", warp_model, warp_widths, provenance=provenance)
     save_checkpoint(run / "gen_last.pth", gen_model, gen_widths, provenance=provenance)
-    state = {
-        "epoch": epoch,
-        "warp": warp_model.state_dict(),
-        "gen": gen_model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-    }
-    save_atomically(state, run / "train_state.pth")

@@ -58,6 +58,46 @@ def test_resume_continues_after_the_last_finished_epoch(data, tmp_path):
     assert (run / "warp_last.pth").read_bytes() != first
 
 
+def test_resume_mid_epoch_replays_the_same_batches(data, tmp_path):
+    """A run stopped inside an epoch and resumed ends where an uninterrupted run ends."""
+    from optimization.train import TrainRecipe, train
+
+    common = dict(data=str(data), width_factor=0.0625, batch_size=1, epochs=1, threads=2)
+    whole = train(TrainRecipe(out=str(tmp_path / "whole"), **common), progress=False)
+    # A budget that has passed by the first batch: the run saves its state there and stops.
+    split = train(
+        TrainRecipe(out=str(tmp_path / "split"), max_minutes=1e-6, **common), progress=False
+    )
+    state = torch.load(split / "train_state.pth", weights_only=False)
+    assert (state["epoch"], state["step"]) == (-1, 1)
+    assert not (split / "history.jsonl").exists()
+
+    train(TrainRecipe(out=str(split), **common), resume=True, progress=False)
+    assert [record["epoch"] for record in _history(split)] == [1]
+    resumed = torch.load(split / "train_state.pth", weights_only=False)
+    uninterrupted = torch.load(whole / "train_state.pth", weights_only=False)
+    assert (resumed["epoch"], resumed["step"]) == (0, 0)
+    for name, value in uninterrupted["warp"].items():
+        torch.testing.assert_close(resumed["warp"][name], value, rtol=1e-4, atol=1e-5)
+    for name, value in uninterrupted["gen"].items():
+        torch.testing.assert_close(resumed["gen"][name], value, rtol=1e-4, atol=1e-5)
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only():
+    from optimization.train import EpochOrder
+
+    order = EpochOrder(10, seed=3)
+    order.start(1)
+    first = list(order)
+    order.start(1, skip=4)
+    assert list(order) == first[4:] and len(order) == 6
+    order.start(2)
+    assert list(order) != first and sorted(order) == list(range(10))
+    again = EpochOrder(10, seed=3)
+    again.start(1)
+    assert list(again) == first
+
+
 def test_data_without_ground_truth_is_refused_in_one_line(data, tmp_path, capsys):
     plain = tmp_path / "plain"
     shutil.copytree(data, plain, ignore=shutil.ignore_patterns("gt", "gt_cloth_mask"))
