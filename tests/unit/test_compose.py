@@ -95,6 +95,43 @@ def test_outside_the_changed_region_the_photo_is_kept_bit_for_bit():
     assert abs(rows[0] - (20 + 78 * 800 / 256)) < 10 and abs(rows[-1] - (20 + 182 * 800 / 256)) < 10
 
 
+def test_the_garment_is_resized_once_per_landing_scale(monkeypatch):
+    """A live view composes the same garment frame after frame: it is scaled down once."""
+    garment_rgb = textured(1024, 768, seed=3)
+
+    def garment_source() -> GarmentSource:
+        return GarmentSource(garment_rgb, np.full((H, W), 255, np.uint8), (0, 0, H, W))
+
+    resized = []
+    real_resize = cv2.resize
+
+    def counting_resize(image, *args, **kwargs):
+        if image is garment_rgb:
+            resized.append(image.shape)
+        return real_resize(image, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "resize", counting_resize)
+    photo = np.full((600, 450, 3), 90, dtype=np.uint8)
+    p_rendered, m_composite, warped_edge = model_outputs()
+    weights = np.zeros((H, W), dtype=np.float32)
+    weights[70:190, 50:140] = 1.0
+
+    def composed(garment: GarmentSource, box: Box) -> np.ndarray:
+        outputs = (p_rendered, m_composite, warped_edge, identity_flow(), garment)
+        return compose(photo, box, weights, *outputs).image
+
+    garment = garment_source()
+    first = composed(garment, Box(0, 0, 450, 600))
+    again = composed(garment, Box(2, 1, 448, 597))  # a box that barely moved
+    assert len(resized) == 1
+    np.testing.assert_array_equal(again, composed(garment_source(), Box(2, 1, 448, 597)))
+    assert len(resized) == 2  # the fresh source resized for itself
+    smaller = composed(garment, Box(100, 150, 225, 300))  # half the scale: resized again
+    assert len(resized) == 3
+    np.testing.assert_array_equal(smaller, composed(garment_source(), Box(100, 150, 225, 300)))
+    assert first.shape == smaller.shape
+
+
 def test_changed_region_follows_the_garment_and_what_touches_it_but_not_the_head():
     person = np.full((H, W, 3), 128, dtype=np.uint8)
     warped_edge = np.zeros((1, 1, H, W), dtype=np.float32)

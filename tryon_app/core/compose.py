@@ -20,7 +20,8 @@ grid over the garment canvas (align_corners=True: -1 and 1 are the centres of th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -57,6 +58,9 @@ class GarmentSource:
     canvas_mask: np.ndarray
     canvas_box: tuple[int, int, int, int]
     mask: np.ndarray | None = None
+    # The last `_garment_at_scale` result, keyed by its size: a live view lands the same garment
+    # at the same scale frame after frame, so it is resized once, not per frame.
+    _at_scale: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -293,15 +297,21 @@ def _garment_at_scale(garment: GarmentSource, box: Box) -> np.ndarray:
     warp does not alias its prints; one four-channel image is sampled in one pass. Without the
     user's mask, the canvas mask is scaled to this size and cut at half-way: the bilinear
     surface's iso-line is a smooth, sharp outline, where computing the mask again on a large
-    photo would cost tenths of a second.
+    photo would cost tenths of a second. The result is kept on `garment` for the next try-on
+    at the same size (a live view's every frame).
     """
     rgb = garment.rgb
     height, width = rgb.shape[:2]
     landing_width = box.w / CANVAS_SIZE[1] * garment.canvas_box[3]
-    shrink = 1.5 * landing_width / width
+    # Rounded up to a 1/20 step, so that a box that moves a little keeps the cached size.
+    shrink = math.ceil(1.5 * landing_width / width * 20.0) / 20.0
     size = (width, height)
     if shrink < 0.99:
         size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    cached = garment._at_scale.get(size)
+    if cached is not None:
+        return cached
+    if size != (width, height):
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     if garment.mask is not None:
         mask = garment.mask
@@ -313,7 +323,11 @@ def _garment_at_scale(garment: GarmentSource, box: Box) -> np.ndarray:
         mask = cv2.resize(content, size, interpolation=cv2.INTER_LINEAR)
         if content.shape[:2] != (size[1], size[0]):
             mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
-    return cv2.merge([*cv2.split(rgb), mask])
+    rgba = cv2.merge([*cv2.split(rgb), mask])
+    rgba.flags.writeable = False  # shared by every try-on of this garment at this size
+    garment._at_scale.clear()  # one size kept: a phone-sized garment is tens of megabytes
+    garment._at_scale[size] = rgba
+    return rgba
 
 
 def _garment_maps(
