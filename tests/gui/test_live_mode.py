@@ -58,6 +58,12 @@ def test_live_mode_shows_try_ons_of_the_newest_frames(ready_window, photos, qtbo
     qtbot.waitUntil(lambda: mode.feed.shown >= 3, timeout=60_000)
     assert "fps" in window.result_panel.info.text() and "latency" in window.result_panel.info.text()
     latest = mode.feed.latest
+    # The person card shows the live frames and the box that follows the person, not the photo.
+    person_view = window.person_panel.view
+    assert not person_view.box_editable
+    assert person_view.box() == mode.feed.latest.result.framing.box
+    assert "fake camera" in window.person_panel.caption.text()
+    assert "follows the person" in window.person_panel.framing_status.text()
     shown = qimage_to_rgb(window.result_panel.compare.after().full)
     assert shown.shape == photos.person_rgb.shape
     stats = mode.feed.stats()
@@ -84,6 +90,10 @@ def test_live_mode_shows_try_ons_of_the_newest_frames(ready_window, photos, qtbo
     qtbot.waitUntil(lambda: mode.feed.shown > shown_before, timeout=60_000)
     mode.use_photo()
     assert not mode.active and camera.closed.is_set()
+    # The person card is back on the photo, its box movable by hand again.
+    person_view = window.person_panel.view
+    assert person_view.box_editable and person_view.box() == window.controller.framing_box()
+    assert window.person_panel.caption.text().startswith(photos.person.name)
     assert [t.name for t in threading.enumerate() if t.name.startswith("tryon-live")] == []
 
 

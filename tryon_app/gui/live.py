@@ -280,12 +280,26 @@ class LiveMode(QObject):
     def stop(self) -> None:
         """Stop the feed and close the source (idempotent); joins the feed's threads."""
         self.feed.stop()
-        if self.source is not None:
+        was_live = self.source is not None
+        if was_live:
             self.source.close()
         self.source = None
         self.paused = False
         self.pause_button.setChecked(False)
         self._sync_buttons()
+        if was_live:
+            self._show_person_photo()
+
+    def _show_person_photo(self) -> None:
+        """The person card back on the photo (or empty) after the live frames."""
+        controller = self.window.controller
+        panel = self.window.person_panel
+        if controller.person is None:
+            panel.show_no_person()
+        else:
+            panel.show_person(
+                controller.person, controller.framing_box(), controller.framing_is_automatic()
+            )
 
     def _sync_buttons(self) -> None:
         """Pause only while live; the combo box back on Photo when no source is (a camera that
@@ -303,6 +317,12 @@ class LiveMode(QObject):
         panel.compare.set_images(frame.before, frame.after, frame.warped)
         panel.set_has_result(True)
         panel.info.setText(frame.caption())
+        self.window.person_panel.show_live_frame(
+            frame.before.display,
+            frame.frame.rgb.shape[:2],
+            frame.result.framing.box,
+            Path(getattr(self.source, "name", "live")).name,  # a video's file name, "camera 0"
+        )
 
     def _freeze(self, frame: LiveFrame) -> None:
         """The frame in view as the window's result: saved and copied like a photo's try-on."""

@@ -30,6 +30,8 @@ from tryon_app.gui.widgets import (
 )
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
+
     from tryon_app.core.framing import Box, Framing
 
 
@@ -159,6 +161,7 @@ class PersonPanel(PhotoPanel):
 
         photo = person.photo
         height, width = photo.rgb.shape[:2]
+        self.view.box_editable = True
         self.view.set_photo(
             person.image,
             QSize(width, height),
@@ -167,6 +170,32 @@ class PersonPanel(PhotoPanel):
         )
         self._show_caption(photo.path, (height, width))
         self.show_framing(box, automatic, photo.framing)
+
+    def show_live_frame(self, image: QImage, size: tuple[int, int], box: Box, source: str) -> None:
+        """A live source's frame (`size` its (height, width)) and the steadied box the model saw.
+
+        The box follows the person while live; it can be moved by hand again on a photo.
+        """
+        height, width = size
+        self.view.box_editable = False
+        self.view.set_photo(image, QSize(width, height), box)
+        self.caption.setText(f"{source}  ·  {width}×{height}  ·  live")
+        self.caption.setToolTip(source)
+        self.framing_status.setText("Framing: follows the person")
+        self.framing_status.setToolTip(
+            f"The model sees the box {box.w}×{box.h} at ({box.x}, {box.y}), steadied over frames"
+        )
+        self.auto_framing.setEnabled(False)
+
+    def show_no_person(self) -> None:
+        """The empty card: no photo, no box."""
+        self.view.box_editable = True
+        self.view.set_photo(None, QSize(), None)
+        self.caption.setText(" ")
+        self.caption.setToolTip("")
+        self.framing_status.setText("")
+        self.framing_status.setToolTip("")
+        self.auto_framing.setEnabled(False)
 
     def show_framing(self, box: Box | None, automatic: bool, found: Framing) -> None:
         self.view.set_box(box)

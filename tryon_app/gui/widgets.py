@@ -734,6 +734,8 @@ class FramingView(ImageView):
         self._grab = ""  # "move", or the corner held: "tl", "tr", "bl", "br"
         self._grab_from = QPointF()
         self._box_at_grab = QRectF()
+        # False while the box follows a live source: it is shown, not moved by hand.
+        self.box_editable = True
         self.setMouseTracking(True)
 
     def set_photo(
@@ -843,6 +845,8 @@ class FramingView(ImageView):
         painter.drawRect(box)
         painter.setPen(QPen(QColor("white"), 1.5))
         painter.drawRect(box)
+        if not self.box_editable:
+            return  # no handles on a box that cannot be moved
         painter.setPen(QPen(QColor(style.ACCENT), 1.5))
         painter.setBrush(QColor("white"))
         for corner in _corners(box).values():
@@ -855,7 +859,7 @@ class FramingView(ImageView):
     # ------------------------------------------------------------------ mouse
 
     def _grab_at(self, position: QPointF) -> str:
-        if self._image is None or self._box is None:
+        if self._image is None or self._box is None or not self.box_editable:
             return ""
         box = self.box_rect()
         for name, corner in _corners(box).items():
