@@ -142,12 +142,19 @@ class CompressionRun:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def variant_name(self, suffix: str) -> str:
-        """``cwm0.4-igm0.25-<suffix>`` from the pruning stages the run went through."""
+        """``cwm0.4-igm0.25-<suffix>`` from the pruning stages the run went through.
+
+        A network compressed by `optimize search` is named by the stage's own label
+        (``cwmofa0.5``); when a network went through both, the later stage made the student.
+        """
         parts = []
         for module in MODULES:
-            stage = self.read_stage(f"prune_{module}")
-            if stage is not None:
-                parts.append(f"{module}{stage['recipe']['ratio']:g}")
+            paths = [self.stage_path(f"{kind}_{module}") for kind in ("prune", "search")]
+            done = [path for path in paths if path.is_file()]
+            if done:
+                latest = max(done, key=lambda path: path.stat().st_mtime_ns)
+                stage = json.loads(latest.read_text())
+                parts.append(stage.get("label") or f"{module}{stage['recipe']['ratio']:g}")
         return "-".join(parts + [suffix]) if parts else f"student-{suffix}"
 
     def artifact_dir(self, variant: str) -> Path:

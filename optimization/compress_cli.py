@@ -577,3 +577,7 @@ def add_compression_commands(commands) -> None:
         help="store the teacher's weights as float16 (half the size; loaded back as float32)",
     )
     ship.set_defaults(handler=_cmd_ship)
+
+    from optimization.search_cli import add_search_command
+
+    add_search_command(commands)

@@ -193,6 +193,21 @@ def example_inputs(
     return (torch.rand(1, 7, height, width, generator=generator) * 2 - 1,)
 
 
+def dependency_pruner(model: nn.Module) -> tp.pruner.BasePruner:
+    """torch-pruning's pruner of `model` under the tracing rules above (magnitude importance).
+
+    Its dependency graph (``.DG``) knows every coupled group and prunes any chosen channels of
+    one; ``optimization/ofa.py`` builds its width search space from it. The trace runs in eval
+    mode, so it leaves BatchNorm's running statistics as they are.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        return _pruner(model, example_inputs(model, *TRACE_SIZE), "magnitude")
+    finally:
+        model.train(was_training)
+
+
 def prunable_groups(model: nn.Module) -> list[ChannelGroup]:
     """Every group of coupled channels torch-pruning may narrow, in dependency-graph order."""
     pruner = _pruner(model, example_inputs(model, *TRACE_SIZE), "magnitude")
