@@ -149,6 +149,9 @@ class CompressionRun:
         """
         parts = []
         for module in MODULES:
+            depth = self.read_stage(f"depth_{module}")  # blocks removed before any pruning
+            if depth is not None:
+                parts.append(depth["label"])
             paths = [self.stage_path(f"{kind}_{module}") for kind in ("prune", "search")]
             done = [path for path in paths if path.is_file()]
             if done:
@@ -272,8 +275,8 @@ def distill_stage(
         TorchTryOn(teacher_warp, teacher_gen),
         TorchTryOn(warp_model, gen_model),
         run.root / f"distill_{module}",
-        teacher_layers=feature_layers(teacher_model),
-        student_layers=feature_layers(student_model),
+        teacher_layers=feature_layers(teacher_model, student_model),
+        student_layers=feature_layers(student_model, teacher_model),
         trainable=[student_model],
         save=save,
         resume=resume,

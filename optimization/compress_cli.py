@@ -12,10 +12,13 @@ import logging
 from pathlib import Path
 
 from optimization.recipes import (
+    DEPTH_HELP,
     IMPORTANCES,
+    LOSS_WEIGHTINGS,
     MODULES,
     OUTPUT_WEIGHTS,
     SSIM_TERMS,
+    DepthRecipe,
     DistillRecipe,
     PruneRecipe,
     QatRecipe,
@@ -55,6 +58,11 @@ def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: fl
         device=args.device,
         autocast_bf16=args.bf16,
         frozen_batchnorm=args.batchnorm == "frozen",
+        # Depth pruning recovers with dynamic weights unless told otherwise.
+        loss_weighting=args.loss_weighting
+        or ("uncertainty" if getattr(args, "depth", None) else "static"),
+        adversarial_weight=args.adversarial_weight,
+        discriminator_width=args.discriminator_width,
     )
 
 
@@ -86,15 +94,29 @@ def _cmd_module(args: argparse.Namespace) -> None:
     """`optimize cwm|igm`: prune, distil, optionally QAT, export."""
     from optimization.compress import distill_stage, prune_stage, qat_stage
 
+    depth = getattr(args, "depth", None)
+    if args.ratio is None and depth is None:
+        raise ValueError("give --ratio, --depth or both")
     run = _open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
-    record = prune_stage(
-        run, args.module, _prune_recipe(args), sensitivity=_sensitivity(args), data=data
-    )
-    print(
-        f"pruned {args.module}: {record['parameters_before'] / 1e6:.2f} M -> "
-        f"{record['parameters_after'] / 1e6:.2f} M parameters"
-    )
+    if depth is not None:
+        from optimization.depth import depth_stage
+
+        record = depth_stage(run, depth, data=data)
+        print(
+            f"depth {args.module}: {record['residual_blocks_before']} -> "
+            f"{record['residual_blocks_after']} residual blocks, "
+            f"{record['levels_removed']} levels removed, {record['gmacs_before']:.3f} -> "
+            f"{record['gmacs_after']:.3f} GMACs"
+        )
+    if args.ratio is not None:
+        record = prune_stage(
+            run, args.module, _prune_recipe(args), sensitivity=_sensitivity(args), data=data
+        )
+        print(
+            f"pruned {args.module}: {record['parameters_before'] / 1e6:.2f} M -> "
+            f"{record['parameters_after'] / 1e6:.2f} M parameters"
+        )
     if args.epochs > 0:
         distill_stage(
             run,
@@ -357,17 +379,54 @@ def _add_training_arguments(
         f"(default {batchnorm})",
     )
     parser.add_argument(
+        "--loss-weighting",
+        choices=LOSS_WEIGHTINGS,
+        default=None,
+        help="static: the weights above; uncertainty: the terms the trained network influences "
+        "get learned weights (Kendall et al. 2018: sum of exp(-s)*loss + s, s learned, started "
+        "at the static weights) that adapt so no term dominates (default uncertainty with "
+        "--depth, static otherwise)",
+    )
+    adversarial = default(DistillRecipe, "adversarial_weight")
+    discriminator = default(DistillRecipe, "discriminator_width")
+    parser.add_argument(
+        "--adversarial-weight",
+        type=float,
+        default=adversarial,
+        help="weight of a PatchGAN discriminator's hinge loss on the try-on (real: the "
+        f"teacher's try-on, conditioned on the generator's input); default {adversarial:g}, off. "
+        "One process only (not under torchrun)",
+    )
+    parser.add_argument(
+        "--discriminator-width",
+        type=int,
+        default=discriminator,
+        help=f"channels of the discriminator's first layer (default {discriminator})",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted fine-tuning from its last epoch",
     )
 
 
-def _add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+def _depth_recipe(text: str):
+    try:
+        return DepthRecipe.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_prune_arguments(parser: argparse.ArgumentParser, *, ratio_required: bool = True) -> None:
     """The pruning recipe's flags, with its defaults."""
     importance = default(PruneRecipe, "importance")
     steps, round_to = default(PruneRecipe, "iterative_steps"), default(PruneRecipe, "round_to")
-    parser.add_argument("--ratio", type=float, required=True, help=RATIO_HELP)
+    parser.add_argument(
+        "--ratio",
+        type=float,
+        required=ratio_required,
+        help=RATIO_HELP if ratio_required else RATIO_HELP + "; with --depth, after it",
+    )
     parser.add_argument(
         "--importance",
         choices=IMPORTANCES,
@@ -447,7 +506,16 @@ def add_compression_commands(commands) -> None:
             "then `optimize igm` with the same --out to compress both networks of one student.",
         )
         _add_run_arguments(parser)
-        _add_prune_arguments(parser)
+        _add_prune_arguments(parser, ratio_required=module != "igm")
+        if module == "igm":
+            parser.add_argument(
+                "--depth",
+                type=_depth_recipe,
+                default=None,
+                metavar="SPEC",
+                help="depth pruning: remove residual blocks or nested levels of the generator "
+                "before any channel pruning (optimization/depth.py): " + DEPTH_HELP,
+            )
         _add_training_arguments(parser)
         _add_qat_arguments(parser)
         parser.add_argument(

@@ -6,6 +6,10 @@ adapters (student width -> teacher width): both feature pyramids of the warping 
 end of every down and up path of the generator. Where the data has ground truth (synthetic
 data), PF-AFN's supervised losses are added.
 
+The recipe may weigh the terms dynamically (uncertainty weighting,
+``optimization/loss_weighting.py``) and add a PatchGAN discriminator on the try-on
+(``optimization/adversarial.py``), as depth pruning's recovery does.
+
 Runs on one process or under ``torchrun --nproc_per_node N`` (DistributedDataParallel, gloo on
 CPU, NCCL on GPU); only rank 0 writes checkpoints and shows progress.
 """
@@ -25,9 +29,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from optimization.adversarial import Adversary, generator_condition
 from optimization.archs.afwm import AFWM
-from optimization.archs.generator import ResidualBlock
+from optimization.archs.generator import residual_paths
 from optimization.checkpoints import save_atomically
+from optimization.loss_weighting import UncertaintyWeighting
 from optimization.metrics import ssim
 from optimization.recipes import SSIM_TERMS, DistillRecipe
 from optimization.training import (
@@ -43,12 +49,19 @@ from optimization.training import (
 log = logging.getLogger(__name__)
 
 
-def feature_layers(model: nn.Module) -> list[nn.Module]:
-    """The layers whose outputs are matched: pyramids of an AFWM, path ends of a generator."""
+def feature_layers(model: nn.Module, like: nn.Module | None = None) -> list[nn.Module]:
+    """The layers whose outputs are matched: pyramids of an AFWM, path ends of a generator.
+
+    A path ends at its second residual slot (an identity where depth pruning removed the
+    block). Given `like` (the other network of the pair), a generator's list keeps the paths
+    both have, so a student without the innermost blocks is matched with the same paths of its
+    teacher.
+    """
     if isinstance(model, AFWM):
         return [model.image_FPN, model.cond_FPN]
-    blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
-    return blocks[1::2]  # residual blocks come in pairs; the second ends a path
+    paths = residual_paths(model)
+    shared = residual_paths(like).keys() if like is not None else paths.keys()
+    return [slots[1] for name, slots in paths.items() if name in shared]
 
 
 class _FeatureTap:
@@ -92,6 +105,7 @@ class Distiller(nn.Module):
         super().__init__()
         self.ssim_terms = ssim_terms
         self.teacher = teacher.eval().requires_grad_(False)
+        self.last_target: dict[str, torch.Tensor] = {}  # the teacher's outputs of the last batch
         self.student = student
         self._teacher_tap = _FeatureTap(teacher_layers or [])
         self._student_tap = _FeatureTap(student_layers or [])
@@ -113,6 +127,7 @@ class Distiller(nn.Module):
         """(loss terms, student outputs)."""
         with torch.no_grad():
             target = self.teacher(person, clothes, edge)
+        self.last_target = target
         out = self.student(person, clothes, edge)
         out = {name: value.float() for name, value in out.items()}
         terms = {
@@ -167,6 +182,55 @@ def _device_for(recipe: DistillRecipe) -> torch.device:
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return device
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss weights
+
+# Terms computed from the warping module's outputs alone; the others depend on both networks.
+_WARP_TERMS = ("warped_cloth", "flow", "warped_edge", "warped_cloth_ssim")
+
+
+def _static_weights(
+    recipe: DistillRecipe, use_features: bool, supervised: bool
+) -> dict[str, float]:
+    """The recipe's weight of every term the loss adds, in the order it adds them."""
+    weights = {name: weight for name, weight in recipe.output_weights.items() if weight}
+    if use_features:
+        weights["features"] = recipe.feature_weight
+    if supervised:
+        weights["supervised"] = recipe.supervised_weight
+    return weights
+
+
+def _loss_weighting(recipe: DistillRecipe, static: dict[str, float]) -> UncertaintyWeighting | None:
+    """Learned weights for the terms the trained networks influence (None: static weights).
+
+    A term of the frozen network's outputs alone is a constant to the student; learning its
+    weight would only move the reported loss.
+    """
+    if recipe.loss_weighting == "static":
+        return None
+    balanced = {
+        name: weight
+        for name, weight in static.items()
+        if name not in _WARP_TERMS or "warp" in recipe.train
+    }
+    return UncertaintyWeighting(balanced) if balanced else None
+
+
+def _combine(
+    terms: dict[str, torch.Tensor],
+    static: dict[str, float],
+    weighting: UncertaintyWeighting | None,
+) -> torch.Tensor:
+    """The loss of one step; with learned weights, their values join `terms` (``weight_*``)."""
+    balanced = weighting.names if weighting is not None else ()
+    loss = sum(weight * terms[name] for name, weight in static.items() if name not in balanced)
+    if weighting is not None:
+        loss = loss + weighting(terms)
+        terms.update({f"weight_{name}": value for name, value in weighting.weights().items()})
+    return loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,10 +313,24 @@ def distill(
     if use_features:
         distiller.build_adapters(*(first[k].to(device) for k in ("person", "clothes", "edge")))
         distiller.adapters.to(device)
+    static = _static_weights(recipe, use_features, supervised)
+    weighting = _loss_weighting(recipe, static)
+    if weighting is not None:
+        # A submodule of the distiller: saved with its state, and averaged by DDP.
+        distiller.weighting = weighting.to(device)
+    adversary = None
+    if recipe.adversarial_weight > 0:
+        if world.size > 1:
+            raise ValueError("the adversarial term trains in one process, not under torchrun")
+        adversary = Adversary(recipe.discriminator_width, recipe.discriminator_lr).to(device)
     parameters = [p for p in distiller.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError("nothing to train: no trainable parameters")
-    optimizer = torch.optim.Adam(parameters, lr=recipe.lr, betas=(0.9, 0.999))
+    weighting_parameters = set(weighting.parameters()) if weighting is not None else set()
+    groups = [{"params": [p for p in parameters if p not in weighting_parameters]}]
+    if weighting is not None:
+        groups.append({"params": list(weighting_parameters), "lr": recipe.weighting_lr})
+    optimizer = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.9, 0.999))
     scheduler = cosine_schedule(optimizer, recipe.epochs * len(loader))
 
     model: nn.Module = distiller
@@ -268,6 +346,8 @@ def distill(
         distiller.load_state_dict(state["distiller"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if adversary is not None and "adversary" in state:
+            adversary.load_training_state(state["adversary"])
         start_epoch = int(state["epoch"]) + 1
         log.info("resumed %s at epoch %d", state_path, start_epoch + 1)
 
@@ -296,17 +376,24 @@ def distill(
             person, clothes, edge = (batch[k].to(device) for k in ("person", "clothes", "edge"))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 terms, out = model(person, clothes, edge)
-            loss = sum(
-                weight * terms[name] for name, weight in recipe.output_weights.items() if weight
-            )
-            if "features" in terms:
-                loss = loss + recipe.feature_weight * terms["features"]
             if supervised:
                 gt, gt_mask = batch["gt"].to(device), batch["gt_cloth_mask"].to(device)
                 supervised_terms = training_losses(out, gt, gt_mask)
                 terms["supervised"] = sum(supervised_terms.values()) / len(supervised_terms)
-                loss = loss + recipe.supervised_weight * terms["supervised"]
+            loss = _combine(terms, static, weighting)
+            if adversary is not None:
+                fake_condition = generator_condition(person, out)
+                terms["adversarial"] = adversary.student_loss(fake_condition, out["p_tryon"])
+                loss = loss + recipe.adversarial_weight * terms["adversarial"]
             optimizer_step(loss, optimizer, scheduler, parameters)
+            if adversary is not None:
+                target = distiller.last_target
+                terms["discriminator"] = adversary.step(
+                    generator_condition(person, target),
+                    target["p_tryon"],
+                    fake_condition,
+                    out["p_tryon"],
+                )
             terms["loss"] = loss
             means.add(terms)
             bar.set_postfix(loss=f"{means.mean('loss'):.4f}", tryon=f"{means.mean('p_tryon'):.4f}")
@@ -328,6 +415,8 @@ def distill(
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
             }
+            if adversary is not None:
+                state["adversary"] = adversary.training_state()
             save_atomically(state, state_path)
         if deadline.passed():
             log.info(

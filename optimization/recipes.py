@@ -15,6 +15,10 @@ NETWORKS = ("warp", "gen")
 MODULES = {"cwm": "warp", "igm": "gen"}
 """The paper's module names (`optimize cwm|igm`) -> our network names."""
 IMPORTANCES = ("magnitude", "taylor")
+LOSS_WEIGHTINGS = ("static", "uncertainty")
+"""How distillation weighs its loss terms: the recipe's fixed weights, or weights learned with
+them as a start (uncertainty weighting, Kendall, Gal and Cipolla, CVPR 2018;
+``optimization/loss_weighting.py``)."""
 SSIM_TERMS = ("warped_cloth_ssim", "p_tryon_ssim")
 OUTPUT_WEIGHTS = {
     "warped_cloth": 1.0,
@@ -57,6 +61,80 @@ class PruneRecipe:
             raise ValueError("iterative_steps and round_to must be at least 1")
 
 
+GEN_DOWN_PATHS = tuple(f"d{k}" for k in range(5))
+GEN_UP_PATHS = tuple(f"u{k}" for k in range(4))
+"""The generator's residual paths: ``dK`` ends nested block K's down path (K = 0 outermost),
+``uK`` is the decoder stage after the up-convolution that outputs ``up[K]``; two blocks each."""
+DEPTH_HELP = (
+    "comma-separated KEY=N items, later ones overriding earlier ones: levels=L keeps L of the "
+    "generator's 5 nested blocks (2 to 5; the innermost go); blocks=N keeps N of the 2 residual "
+    "blocks on every path, down=N / up=N on every encoder / decoder path, dK=N / uK=N on one "
+    "(d0..d4 encoder paths outermost first, u0..u3 decoder stages, u0 at 128x96). The blocks "
+    "that go are those whose removal changes the generator's output least on the data. "
+    "Example: blocks=1,d0=2 or levels=4"
+)
+
+
+@dataclass(frozen=True)
+class DepthRecipe:
+    """How to make the generator shallower (depth pruning, ``optimization/depth.py``).
+
+    Attributes:
+        levels: nested blocks of the ResUnet to keep, 2 to 5 (None: as many as it has); the
+            innermost go.
+        blocks: residual blocks to keep (0 to 2) by path name (`GEN_DOWN_PATHS`,
+            `GEN_UP_PATHS`); a path not named keeps its blocks.
+        spec: the text it was parsed from (see `DEPTH_HELP`).
+    """
+
+    levels: int | None = None
+    blocks: Mapping[str, int] = field(default_factory=dict)
+    spec: str = ""
+
+    def __post_init__(self) -> None:
+        if self.levels is not None and not 2 <= self.levels <= 5:
+            raise ValueError(f"depth: levels={self.levels}, must be 2 to 5")
+        unknown = sorted(set(self.blocks) - set(GEN_DOWN_PATHS + GEN_UP_PATHS))
+        if unknown:
+            raise ValueError(f"depth: unknown paths {unknown}")
+        if not all(0 <= kept <= 2 for kept in self.blocks.values()):
+            raise ValueError(f"depth: paths keep 0 to 2 residual blocks, got {dict(self.blocks)}")
+
+    @classmethod
+    def parse(cls, spec: str) -> DepthRecipe:
+        """A recipe from `DEPTH_HELP`'s syntax, e.g. ``blocks=1,d0=2``.
+
+        Raises:
+            ValueError: an item that is not KEY=N, an unknown key or a count out of range.
+        """
+        groups = {
+            "blocks": GEN_DOWN_PATHS + GEN_UP_PATHS,
+            "down": GEN_DOWN_PATHS,
+            "up": GEN_UP_PATHS,
+            **{path: (path,) for path in GEN_DOWN_PATHS + GEN_UP_PATHS},
+        }
+        levels, blocks = None, {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            key, _, value = item.partition("=")
+            key = key.strip().lower()
+            if not value.strip().isdigit() or (key != "levels" and key not in groups):
+                raise ValueError(
+                    f"depth: {item!r} is not one of levels=L, blocks=N, down=N, up=N, dK=N, uK=N"
+                )
+            if key == "levels":
+                levels = int(value)
+            else:
+                blocks.update(dict.fromkeys(groups[key], int(value)))
+        if levels is None and not blocks:
+            raise ValueError(f"depth: {spec!r} removes nothing")
+        return cls(levels=levels, blocks=blocks, spec=spec.replace(" ", ""))
+
+    @property
+    def label(self) -> str:
+        """For artifact names: ``blocks=1,levels=4`` -> ``depth-blocks1-levels4``."""
+        return "depth-" + self.spec.replace("=", "").replace(",", "-")
+
+
 @dataclass(frozen=True)
 class DistillRecipe:
     """Everything that decides a distillation run; saved beside its checkpoints.
@@ -80,6 +158,12 @@ class DistillRecipe:
             the first BatchNorm (on the clothes' RGB) by 0.01 changes the teacher's try-on by
             0.09 mean absolute, and the running averages that batch statistics leave after a
             fine-tuning differ from the teacher's by more than that.
+        loss_weighting: ``static`` (the weights above) or ``uncertainty``: the terms the
+            trained networks influence get learned weights that start at the static ones
+            (see `LOSS_WEIGHTINGS`); `weighting_lr` is their Adam learning rate.
+        adversarial_weight: weight of a hinge-loss PatchGAN term on the try-on (0: none;
+            ``optimization/adversarial.py``); its discriminator is `discriminator_width`
+            channels wide at its first layer and learns at `discriminator_lr`.
     """
 
     data: str
@@ -96,10 +180,21 @@ class DistillRecipe:
     device: str = "cpu"
     autocast_bf16: bool = False
     frozen_batchnorm: bool = True
+    loss_weighting: str = "static"
+    weighting_lr: float = 1e-2
+    adversarial_weight: float = 0.0
+    discriminator_width: int = 32
+    discriminator_lr: float = 2e-4
 
     def __post_init__(self) -> None:
         if not self.train or not set(self.train) <= set(NETWORKS):
             raise ValueError(f"train must name networks from {NETWORKS}, got {self.train}")
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(
+                f"loss weighting {self.loss_weighting!r}: choose one of {LOSS_WEIGHTINGS}"
+            )
+        if self.adversarial_weight < 0 or self.discriminator_width < 1:
+            raise ValueError("adversarial_weight must be >= 0 and discriminator_width >= 1")
 
 
 @dataclass(frozen=True)

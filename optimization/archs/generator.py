@@ -30,6 +30,20 @@ class ResidualBlock(nn.Module):
         return self.relu(self.block(x) + x)
 
 
+class RemovedBlock(nn.Identity):
+    """The slot of a residual block that depth pruning removed (inner width 0 in `GenWidths`).
+
+    Every residual block of the generator reads a ReLU's output, so passing its input through
+    is exactly the block with a zero residual branch. Keeping the slot keeps the state-dict
+    keys of the other layers those of the unpruned network.
+    """
+
+
+def residual_slot(channels: int, inner_channels: int) -> nn.Module:
+    """A residual block, or its removed slot when `inner_channels` is 0."""
+    return ResidualBlock(channels, inner_channels) if inner_channels else RemovedBlock()
+
+
 class ResUnetSkipConnectionBlock(nn.Module):
     """One nesting level of the ResUnet; all but the outermost return ``cat([x, model(x)])``.
 
@@ -42,7 +56,7 @@ class ResUnetSkipConnectionBlock(nn.Module):
         submodule: the next inner block, None for the innermost.
         outermost: no norm on either path, no residual blocks after the up-convolution, no skip.
         down_inner, up_inner: inner widths of the two down-path and the two up-path residual
-            blocks (None: the path's own width).
+            blocks (None: the path's own width; 0: the block is removed).
     """
 
     def __init__(
@@ -60,14 +74,14 @@ class ResUnetSkipConnectionBlock(nn.Module):
         self.outermost = outermost
         downconv = nn.Conv2d(in_channels, inner_channels, 3, stride=2, padding=1, bias=False)
         down_inner = down_inner or (inner_channels, inner_channels)
-        res_down = [ResidualBlock(inner_channels, width) for width in down_inner]
+        res_down = [residual_slot(inner_channels, width) for width in down_inner]
         upsample = nn.Upsample(scale_factor=2, mode="nearest")
         upconv = nn.Conv2d(upconv_in_channels, out_channels, 3, padding=1, bias=False)
         if outermost:
             layers = [downconv, nn.ReLU(), *res_down, submodule, upsample, upconv]
         else:
             up_inner = up_inner or (out_channels, out_channels)
-            res_up = [ResidualBlock(out_channels, width) for width in up_inner]
+            res_up = [residual_slot(out_channels, width) for width in up_inner]
             up = [upsample, upconv, nn.BatchNorm2d(out_channels), nn.ReLU(), *res_up]
             if submodule is None:
                 layers = [downconv, nn.ReLU(), *res_down, *up]
@@ -103,10 +117,16 @@ class ResUnetGenerator(nn.Module):
         super().__init__()
         down, up = widths.down, widths.up
         down_inner, up_inner = widths.down_inner, widths.up_inner
+        last = widths.levels - 1
         block = ResUnetSkipConnectionBlock(
-            down[3], down[4], down[4], up[3], down_inner=down_inner[4], up_inner=up_inner[3]
+            down[last - 1],
+            down[last],
+            down[last],
+            up[last - 1],
+            down_inner=down_inner[last],
+            up_inner=up_inner[last - 1],
         )
-        for k in (3, 2, 1):
+        for k in range(last - 1, 0, -1):
             # Block k's up-conv sees the output of block k + 1: its skip (down[k]) then up[k].
             block = ResUnetSkipConnectionBlock(
                 down[k - 1],
@@ -132,17 +152,48 @@ class ResUnetGenerator(nn.Module):
         return self.model(x)
 
 
-def measure_gen_widths(model: ResUnetGenerator) -> GenWidths:
-    """The widths `model` actually has (for example after structured pruning)."""
+def nested_blocks(model: ResUnetGenerator) -> list[ResUnetSkipConnectionBlock]:
+    """The generator's nested blocks, outermost first."""
     blocks = [model.model]
     while (inner := blocks[-1].submodule) is not None:
         blocks.append(inner)
+    return blocks
+
+
+def residual_paths(model: ResUnetGenerator) -> dict[str, tuple[nn.Module, nn.Module]]:
+    """The two residual slots (`ResidualBlock` or `RemovedBlock`) of every path, by name.
+
+    ``dK`` is nested block K's down path, ``uK`` the decoder stage after the up-convolution
+    that outputs ``up[K]`` (inside block K + 1). In the order they run: the down paths
+    outermost first, then the decoder stages innermost first.
+    """
+    down, up = {}, {}
+    for index, block in enumerate(nested_blocks(model)):
+        layers = list(block.model)
+        split = layers.index(block.upconv)
+        for name, part, paths in (
+            (f"d{index}", layers[:split], down),
+            (f"u{index - 1}", layers[split:], up),
+        ):
+            slots = [m for m in part if isinstance(m, (ResidualBlock, RemovedBlock))]
+            if slots:
+                paths[name] = (slots[0], slots[1])
+    return {**down, **dict(reversed(up.items()))}
+
+
+def measure_gen_widths(model: ResUnetGenerator) -> GenWidths:
+    """The widths `model` actually has (for example after structured pruning)."""
+    blocks = nested_blocks(model)
 
     def residual_inner(block: ResUnetSkipConnectionBlock, after_upconv: bool) -> tuple[int, int]:
         layers = list(block.model)
         split = layers.index(block.upconv)
         part = layers[split:] if after_upconv else layers[:split]
-        widths = [m.block[0].out_channels for m in part if isinstance(m, ResidualBlock)]
+        widths = [
+            m.block[0].out_channels if isinstance(m, ResidualBlock) else 0
+            for m in part
+            if isinstance(m, (ResidualBlock, RemovedBlock))
+        ]
         return widths[0], widths[1]
 
     return GenWidths(

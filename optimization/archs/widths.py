@@ -12,8 +12,13 @@ from typing import Any
 
 from tryon_app.core.artifact import LEVELS
 
+MIN_GEN_LEVELS = 2
+"""The shallowest generator: the outermost block needs a nested block inside it."""
+
 
 def _scale_width(width: int, factor: float) -> int:
+    if width == 0:  # a residual block removed by depth pruning stays removed
+        return 0
     return max(4, int(round(width * factor)))
 
 
@@ -84,13 +89,18 @@ class WarpWidths:
 class GenWidths:
     """Channel widths of the ResUnet generator. The defaults are the official ones (ngf=64).
 
+    Depth pruning (``optimization/depth.py``) is described by the same fields: an inner width
+    of 0 is a residual block removed (the path passes through that slot unchanged), and fewer
+    than 5 `down` widths are a generator whose innermost nested blocks were removed.
+
     Attributes:
-        down: width of the down path at each of the 5 nested blocks, outermost first (the output
-            of block k's stride-2 conv and its two residual blocks).
+        down: width of the down path at each of the nested blocks, outermost first (the output
+            of block k's stride-2 conv and its two residual blocks); 5 officially, at least 2.
         up: ``up[k]`` is the output width of the up-convolution of nested block k + 1, i.e. the
             features concatenated after the skip ``down[k]``. Officially ``up[k] == down[k]``.
         down_inner: for each block, the inner widths of its two down-path residual blocks (the
-            output of their first conv); None means ``down[k]``, as in the official network.
+            output of their first conv; 0 for a removed block); None means ``down[k]``, as in
+            the official network.
         up_inner: ``up_inner[k]``, the same for the two residual blocks after ``up[k]``.
     """
 
@@ -100,12 +110,22 @@ class GenWidths:
     up_inner: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
-        _check_widths("down", self.down, LEVELS)
-        _check_widths("up", self.up, LEVELS - 1)
+        if not MIN_GEN_LEVELS <= len(self.down) <= LEVELS:
+            raise ValueError(
+                f"down: expected {MIN_GEN_LEVELS} to {LEVELS} widths, got {len(self.down)}"
+            )
+        levels = len(self.down)
+        _check_widths("down", self.down, levels)
+        _check_widths("up", self.up, levels - 1)
         _resolve(self, "down_inner", pairs_of(self.down))
         _resolve(self, "up_inner", pairs_of(self.up))
-        _check_nested("down_inner", self.down_inner, 2, LEVELS)
-        _check_nested("up_inner", self.up_inner, 2, LEVELS - 1)
+        _check_nested("down_inner", self.down_inner, 2, levels, allow_zero=True)
+        _check_nested("up_inner", self.up_inner, 2, levels - 1, allow_zero=True)
+
+    @property
+    def levels(self) -> int:
+        """Nested blocks of the generator (5 officially)."""
+        return len(self.down)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (lists instead of tuples)."""
@@ -136,11 +156,20 @@ def _resolve(widths: Any, name: str, default: Any) -> None:
         object.__setattr__(widths, name, default)
 
 
-def _check_nested(name: str, nested: Sequence[Sequence[int]], inner: int, length: int = LEVELS):
+def _check_nested(
+    name: str,
+    nested: Sequence[Sequence[int]],
+    inner: int,
+    length: int = LEVELS,
+    allow_zero: bool = False,
+):
     if len(nested) != length:
         raise ValueError(f"{name}: expected {length} levels, got {len(nested)}")
     for level, widths in enumerate(nested):
-        _check_widths(f"{name}[{level}]", widths, inner)
+        checked = [w for w in widths if w != 0] if allow_zero else widths
+        if allow_zero and len(widths) != inner:
+            raise ValueError(f"{name}[{level}]: expected {inner} widths, got {len(widths)}")
+        _check_widths(f"{name}[{level}]", checked, len(checked))
 
 
 def _map_widths(value: Any, function) -> Any:
