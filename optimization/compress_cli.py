@@ -210,6 +210,29 @@ def _cmd_ptq(args: argparse.Namespace) -> None:
         )
 
 
+def _cmd_quant_table(args: argparse.Namespace) -> None:
+    from optimization.quant_table import quant_table
+
+    if args.resume:
+        raise ValueError("quant-table starts every method afresh from the student; no --resume")
+    run = _open_run(args)
+    data = run.data_dir(args.data, args.synth_pairs)
+    manifest = quant_table(
+        run,
+        _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+        qat_lr=args.qat_lr,
+        modules=tuple(dict.fromkeys(args.int8)),
+        calibration_pairs=args.calibration_pairs,
+        methods=tuple(dict.fromkeys(args.methods)),
+        progress=not args.quiet,
+    )
+    for row in manifest["rows"]:
+        print(f"{row['label']}: {run.artifact_dir(row['variant'])}")
+    if not run.artifact_dir("teacher-fp32").is_dir():
+        _export(run, "teacher-fp32", teacher=True)
+    print(f"optimize report {run.root} --data DIR: the table with their quality and speed")
+
+
 def _cmd_sensitivity(args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader
 
@@ -576,6 +599,47 @@ def add_compression_commands(commands) -> None:
         help="default: both",
     )
     ptq.set_defaults(handler=_cmd_ptq)
+
+    from optimization.quant_table import LABELS, METHODS
+
+    table = commands.add_parser(
+        "quant-table",
+        help="PTQ, KD, QAT and KD + QAT of a run's student, for one table in the report",
+        description="Four variants of the run's current student (typically right after `optimize "
+        "prune`), each from its own copy of it: "
+        + "; ".join(f"{method}: {LABELS[method]}" for method in METHODS)
+        + ". The trained ones get the same --epochs on the same data (KD at --lr, the QATs at "
+        "--qat-lr); QAT alone learns from PF-AFN's supervised losses, so the data needs ground "
+        "truth. Exported to RUN/artifacts/*-qt-<method>-*; `optimize report RUN --data DIR` "
+        "then adds their table.",
+    )
+    _add_run_arguments(table)
+    _add_training_arguments(table, epochs=1)
+    table.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="default: all four",
+    )
+    table.add_argument(
+        "--qat-lr", type=float, default=1e-5, help="QAT learning rate (default 1e-5)"
+    )
+    table.add_argument(
+        "--calibration-pairs",
+        type=int,
+        default=default(QatRecipe, "calibration_pairs"),
+        help="pairs NNCF calibrates QAT's quantizers on (PTQ: 32, as optimize ptq)",
+    )
+    table.add_argument(
+        "--int8",
+        nargs="+",
+        choices=tuple(MODULES),
+        default=list(default(QatRecipe, "modules")),
+        metavar="MODULE",
+        help="modules quantized and trained, cwm and/or igm (default both)",
+    )
+    table.set_defaults(handler=_cmd_quant_table)
 
     sensitivity = commands.add_parser(
         "sensitivity",

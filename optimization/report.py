@@ -493,6 +493,9 @@ def write_report(
     sections = [f"# Compression report: {run.name}", ""]
     sections += [markdown_table(table_rows(variants, chosen)), ""]
     sections += [f"- {note}" for note in _notes(variants, chosen)]
+    from optimization.quant_table import quant_table_section
+
+    sections += quant_table_section(run, variants, chosen)
     if plot_quality_vs_size(variants, chosen, run / QUALITY_PLOT):
         sections += ["", "## Quality against size", "", f"![quality against size]({QUALITY_PLOT})"]
     if real is not None:
