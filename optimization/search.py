@@ -122,6 +122,10 @@ def ofa_stage(
             model, round_to=search.round_to, min_fraction=search.min_fraction
         )
         folder.mkdir(parents=True, exist_ok=True)
+        # A fresh start: the history, state and search of earlier weights would mix with its own
+        # (distill appends to the history it finds).
+        for stale in ("distill_history.jsonl", "distill_state.pth", "search.json"):
+            (folder / stale).unlink(missing_ok=True)
         space_path.write_text(json.dumps(space.to_dict()) + "\n")
         save_checkpoint(weights_path, model, measure_widths(model), epoch=0)
         resume = False  # a new space: any older training state is of other weights
