@@ -168,11 +168,13 @@ def peak_memory_mb() -> float:
 
 
 def sample_person_photo(height: int, width: int, box: Box, seed: int = 0) -> np.ndarray:
-    """A figure on a plain wall, framed as VITON frames a person inside `box` (crown near its
-    top, shoulders about 60% of its width), the body going on to the feet below it.
+    """A figure on a plain wall, framed as VITON frames a person inside `box`: crown near the
+    box's top, a head about a fifth of the box's height wide, a neck, shoulders and arms widening
+    to about 60% of its width, the body going on to the feet 1.64 box heights below the crown.
 
-    Deterministic per seed. For timings and framing tests: the proportions are
-    `tryon_app.core.framing`'s (from our synthetic VITON-framed scenes).
+    Deterministic per seed. For timings and framing tests: the proportions are those
+    `tryon_app.core.framing` measures (`_CROWN_MARGIN`, `_WIDTH_PROFILE`, `_STATURE_SHARE`, from
+    our synthetic scenes).
     """
     rng = np.random.default_rng(seed)
     photo = np.empty((height, width, 3), dtype=np.uint8)
@@ -185,23 +187,17 @@ def sample_person_photo(height: int, width: int, box: Box, seed: int = 0) -> np.
 
     skin = tuple(int(v) for v in rng.integers(90, 230, 3))
     shirt = tuple(int(v) for v in rng.integers(20, 200, 3))
-    crown, neck = 9, 9 + 0.21 * 256
-    axes = (round(17 * unit), round((neck - crown) / 2 * unit))
-    cv2.ellipse(photo, at(0, (crown + neck) / 2 - 4), axes, 0, 0, 360, skin, -1)
-    cv2.rectangle(photo, at(-7, neck - 10), at(7, neck + 8), skin, -1)
-    shoulder = 0.60 * 192 / 2
-    torso = [at(-shoulder, neck + 6), at(shoulder, neck + 6), at(40, 200), at(-40, 200)]
+    crown, chin, shoulders, soles = 5, 61, 72, 5 + 1.64 * 256
+    head_axes = (round(27 * unit), round(28 * unit))
+    cv2.ellipse(photo, at(0, (crown + chin) / 2), head_axes, 0, 0, 360, skin, -1)
+    cv2.rectangle(photo, at(-10, chin - 6), at(10, shoulders + 4), skin, -1)
+    torso = [at(-40, shoulders), at(40, shoulders), at(46, 210), at(-46, 210)]
     cv2.fillPoly(photo, [np.array(torso)], shirt)
     for side in (-1, 1):
-        arm = [
-            at(side * shoulder, neck + 6),
-            at(side * (shoulder - 16), neck + 6),
-            at(side * 52, 215),
-            at(side * 64, 215),
-        ]
-        cv2.fillPoly(photo, [np.array(arm)], shirt)
-        cv2.rectangle(photo, at(side * 64, 215), at(side * 52, 245), skin, -1)
-    legs = [at(-40, 200), at(40, 200), at(34, 560), at(-34, 560)]
+        arm = [(30, shoulders - 2), (44, shoulders), (60, 130), (62, 215), (50, 215), (46, 130)]
+        cv2.fillPoly(photo, [np.array([at(side * x, y) for x, y in arm])], shirt)
+        cv2.rectangle(photo, at(side * 62, 215), at(side * 50, 245), skin, -1)
+    legs = [at(-40, 200), at(40, 200), at(30, soles), at(-30, soles)]
     cv2.fillPoly(photo, [np.array(legs)], (40, 50, 90))
     # Sensor-like noise, a band at a time: a phone photo's float copy would be 300 MB.
     for top in range(0, height, 256):

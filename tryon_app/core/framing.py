@@ -39,13 +39,24 @@ ASPECT = CANVAS_SIZE[1] / CANVAS_SIZE[0]
 FRAMINGS = ("auto", "letterbox", "crop")
 
 # VITON's framing in shares of the box, measured on our synthetic scenes (`optimize synth
-# --scene full-body`, which knows each scene's VITON box): the crown this far below the top edge,
-# the box this tall for a whole body (crown to soles), the neck this far below the crown, the
-# shoulders (with the upper arms) this wide.
-_CROWN_MARGIN = 0.005
-_STATURE_SHARE = 0.635
+# --scene full-body|offset`, which know each scene's VITON box; seeds other than the benchmark's):
+# the crown this far below the top edge, the box this tall for a whole body (crown to soles), the
+# neck this far below the crown on a VITON canvas.
+_CROWN_MARGIN = 0.018
+_STATURE_SHARE = 0.61
 _HEAD_SHARE = 0.244
-_SHOULDER_SHARE = 0.59
+# The silhouette's width, in shares of the box height, at depths below the crown of 0, 0.05, ...,
+# 0.55 box heights (head, neck, shoulders, chest), the median over those scenes, and how much it
+# varies there (interquartile range): a body cut by the photo's bottom edge is scaled by the
+# height that best fits its profile to this one.
+_WIDTH_PROFILE = (0.025, 0.162, 0.203, 0.224, 0.23, 0.234, 0.314, 0.403, 0.435, 0.45, 0.465, 0.475)
+_WIDTH_SPREAD = (0.033, 0.021, 0.03, 0.048, 0.087, 0.101, 0.058, 0.064, 0.094, 0.139, 0.168, 0.166)
+_PROFILE_STEP = 0.05
+# A silhouette reaching the photo's bottom edge is a whole body (feet on the edge) when it is at
+# least this many box heights long by its profile; a cut one is at most this long, and shows at
+# least the box (VITON's framing ends at mid-thigh).
+_WHOLE_BODY_SPAN = 1.45
+_CUT_BODY_MIN_SPAN = 1.0
 # A photo already framed like VITON is taken whole rather than resampled by a near-identical box.
 _WHOLE_PHOTO_IOU = 0.75
 # A box that leaves the photo by less than this share of its size is pushed back inside.
@@ -54,8 +65,11 @@ _WORK_SIDE = 256
 _MIN_PERSON_SHARE = 0.005
 # Hysteresis: pixels this far (a share of the threshold) off the background join the person.
 _FAINT_SHARE = 0.5
-# The smoothing scale of the refined background model, a share of the photo's longer side.
-_BACKGROUND_SCALE = 0.04
+# An edge: the colour changes faster than this (Lab units per pixel at the working size), or than
+# this many times the border's typical change, whichever is more. A backdrop's light (a spotlight,
+# a vignette, the floor's shading) changes by a few units per pixel at most.
+_EDGE_SLOPE = 4.0
+_EDGE_SLOPE_SHARE = 4.0
 _MAX_PERSON_SHARE = 0.85
 
 
@@ -234,10 +248,14 @@ def person_on_canvas(canvas: np.ndarray) -> CanvasPerson | None:
 def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
     """The person: the largest foreground region (bool (H, W)), or None when none stands out.
 
-    Foreground is decided with hysteresis: pixels clearly off the background model, grown into
-    the fainter ones connected to them, so that a white shirt on a pale wall joins the person it
-    belongs to while the wall's own faint noise stays out. Rows along the bottom that are
-    foreground nearly across the whole photo are a floor, not a person, and are dropped.
+    The backdrop is what the border's plain colour reaches without crossing an edge: light on a
+    backdrop (a spotlight, a vignette, the floor's shading) changes its colour slowly, a person's
+    outline suddenly. Its colour is then filled in behind the person from the backdrop around
+    (`_backdrop_everywhere`), and foreground is decided against that with hysteresis: pixels
+    clearly off the backdrop, grown into the fainter ones connected to them, so that a white
+    shirt on a pale wall joins the person it belongs to while the wall's own faint noise stays
+    out. Rows along the bottom that are foreground nearly across the whole photo are a floor, not
+    a person, and are dropped.
     """
     from tryon_app.core.masks import distance_from_background
 
@@ -249,19 +267,15 @@ def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
     unit = max(rgb.shape[:2]) / 256.0
     size = max(3, 2 * round(1.5 * unit) + 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    # The border's quadratic model misses a spotlight or a floor's shading: model the background
-    # again from every pixel left out of the foreground, smoothed at a large scale (normalised
-    # convolution), and measure the distance to that.
-    sigma = _BACKGROUND_SCALE * max(rgb.shape[:2])
-    for _ in range(3):  # each pass leaves out what the one before found
-        background = cv2.dilate(strong.astype(np.uint8), kernel, iterations=2) == 0
-        weight = cv2.GaussianBlur(background.astype(np.float32), (0, 0), sigma)
-        smooth = cv2.GaussianBlur(lab * background[..., None], (0, 0), sigma)
-        smooth /= np.maximum(weight, 1e-3)[..., None]
-        distance = np.linalg.norm(lab - smooth, axis=2)
+    background = _backdrop_reached(lab, ~strong)
+    # The second pass takes back what the first left out but matches the backdrop.
+    for _ in range(2):
+        backdrop = _backdrop_everywhere(lab, background, unit)
+        distance = np.linalg.norm(lab - backdrop, axis=2)
         noise = 1.4826 * float(np.median(distance[background])) if background.any() else 0.0
         threshold = max(4.0 * noise, 3.0)
         strong = distance > threshold
+        background = cv2.dilate(strong.astype(np.uint8), kernel, iterations=2) == 0
     faint = cv2.morphologyEx(
         np.where(distance > _FAINT_SHARE * threshold, 255, 0).astype(np.uint8),
         cv2.MORPH_OPEN,
@@ -283,6 +297,54 @@ def _person_silhouette(rgb: np.ndarray) -> np.ndarray | None:
     if not _MIN_PERSON_SHARE <= share <= _MAX_PERSON_SHARE:
         return None
     return labels == person
+
+
+def _backdrop_reached(lab: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """The backdrop: pixels connected, without crossing an edge, to the photo's border where it
+    has the border's plain colour (`plain`, bool (H, W)). Bool (H, W)."""
+    slope_x = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3)
+    slope_y = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+    # A Sobel kernel answers 8 to a ramp of one unit per pixel.
+    slope = (
+        np.sqrt(
+            np.einsum("hwc,hwc->hw", slope_x, slope_x) + np.einsum("hwc,hwc->hw", slope_y, slope_y)
+        )
+        / 8.0
+    )
+    ring = np.concatenate([slope[1], slope[-2], slope[:, 1], slope[:, -2]])
+    edge = slope > max(_EDGE_SLOPE, _EDGE_SLOPE_SHARE * float(np.median(ring)))
+    # Thickened by a pixel, so that the backdrop does not slip through a gap in an outline.
+    edge = cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    _, regions = cv2.connectedComponents((~edge).astype(np.uint8), connectivity=4)
+    seeds = np.zeros(plain.shape, dtype=bool)
+    seeds[:2] = seeds[-2:] = True
+    seeds[:, :2] = seeds[:, -2:] = True
+    reached = np.unique(regions[seeds & plain & ~edge])
+    return np.isin(regions, reached[reached > 0])
+
+
+def _backdrop_everywhere(lab: np.ndarray, known: np.ndarray, unit: float) -> np.ndarray:
+    """The backdrop's colour (H, W, 3) everywhere, from where it is `known` (bool (H, W)).
+
+    Normalised convolution over an image pyramid: each pixel takes the backdrop's mean near it
+    at the finest scale where enough of it is known, so behind a person the colour comes from
+    the backdrop around them, and elsewhere it follows the light closely.
+    """
+    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), 1.5 * unit)
+    total = cv2.GaussianBlur(lab * known[..., None], (0, 0), 1.5 * unit)
+    levels = [(total, weight)]
+    while min(levels[-1][1].shape) > 8:
+        levels.append((cv2.pyrDown(levels[-1][0]), cv2.pyrDown(levels[-1][1])))
+    estimate = None
+    for total, weight in reversed(levels):
+        mean = total / np.maximum(weight, 1e-4)[..., None]
+        if estimate is None:
+            estimate = mean
+            continue
+        coarser = cv2.pyrUp(estimate, dstsize=(weight.shape[1], weight.shape[0]))
+        share = np.clip(weight / 0.5, 0.0, 1.0)[..., None]
+        estimate = share * mean + (1.0 - share) * coarser
+    return estimate
 
 
 def _person_likeness(stats: np.ndarray, shape: tuple[int, int]) -> float:
@@ -310,6 +372,7 @@ class _Silhouette:
     head_length: int  # crown to the neck's narrowest row (0: no neck found)
     shoulders: float  # widest row within about half a head below the neck
     centre: float  # horizontal centre of the chest
+    widths: np.ndarray = field(compare=False, repr=False)  # per row, crown to bottom
 
 
 def _measure(person: np.ndarray) -> _Silhouette | None:
@@ -323,8 +386,8 @@ def _measure(person: np.ndarray) -> _Silhouette | None:
     occupied = person[top : bottom + 1]
     left = np.where(occupied, columns, person.shape[1]).min(axis=1)
     right = np.where(occupied, columns, -1).max(axis=1)
-    widths = np.maximum(right - left + 1, 0).astype(np.float32)
-    widths = np.convolve(widths, np.ones(3, dtype=np.float32) / 3, mode="same")
+    extents = np.maximum(right - left + 1, 0).astype(np.float32)
+    widths = np.convolve(extents, np.ones(3, dtype=np.float32) / 3, mode="same")
 
     # The neck: past the head's widest row (where the profile first narrows), the narrowest row
     # before the silhouette widens again beyond the head (the shoulders).
@@ -352,25 +415,49 @@ def _measure(person: np.ndarray) -> _Silhouette | None:
         head_length=head_length,
         shoulders=shoulders,
         centre=float(np.median((left[chest] + right[chest]) / 2.0)),
+        widths=extents,
     )
 
 
 def _box_from_silhouette(person: np.ndarray) -> Box | None:
     """VITON's framing of a silhouette: from the whole body's height where the feet are in the
-    photo, else from the head's length and the shoulders' width."""
+    photo, else from the profile of the head and shoulders (`_profile_height`), unless that says
+    the body is whole and only stands on the photo's bottom edge."""
     measured = _measure(person)
     if measured is None:
         return None
-    if measured.feet_visible:
-        box_height = _STATURE_SHARE * measured.span
-    else:
-        from_shoulders = measured.shoulders / _SHOULDER_SHARE / ASPECT
-        if measured.head_length:
-            box_height = float(np.sqrt(measured.head_length / _HEAD_SHARE * from_shoulders))
-        else:
-            box_height = from_shoulders
+    whole_body = _STATURE_SHARE * measured.span
+    box_height = whole_body
+    if not measured.feet_visible:
+        from_profile = _profile_height(measured.widths)
+        if measured.span < _WHOLE_BODY_SPAN * from_profile:
+            longest = measured.span / _CUT_BODY_MIN_SPAN
+            box_height = float(np.clip(from_profile, measured.span / _WHOLE_BODY_SPAN, longest))
     top = measured.top - _CROWN_MARGIN * box_height
     return box_3_4(measured.centre, top, box_height)
+
+
+def _profile_height(widths: np.ndarray) -> float:
+    """The box height whose scaled `_WIDTH_PROFILE` best fits a silhouette's widths (per row from
+    the crown down), in a robust sense: each depth counts its misfit in units of the profile's
+    spread there, at most 3, so that an arm held out or long hair does not decide alone."""
+    depths = _PROFILE_STEP * np.arange(len(_WIDTH_PROFILE))
+    span = len(widths)
+    rows = np.arange(span)
+    best_height, best_cost = span / _STATURE_SHARE, np.inf
+    for height in np.geomspace(_STATURE_SHARE * span, span / 0.9, 60):
+        at = depths * height
+        seen = at <= span - 1
+        if np.count_nonzero(seen) < 4:
+            continue
+        width = np.interp(at[seen], rows, widths) / height
+        misfit = np.abs(width - np.asarray(_WIDTH_PROFILE)[seen])
+        cost = float(
+            np.minimum(misfit / np.maximum(np.asarray(_WIDTH_SPREAD)[seen], 0.02), 3.0).mean()
+        )
+        if cost < best_cost:
+            best_height, best_cost = float(height), cost
+    return best_height
 
 
 def _settled(box: Box, height: int, width: int) -> Box:
