@@ -34,13 +34,13 @@ RATIO_HELP = (
 )
 
 
-def _open_run(args: argparse.Namespace):
+def open_run(args: argparse.Namespace):
     from optimization.compress import CompressionRun
 
     return CompressionRun.open(args.out, args.warp, args.gen)
 
 
-def _distill_recipe(args: argparse.Namespace, data: Path, *, epochs: int, lr: float):
+def distill_recipe_from_args(args: argparse.Namespace, data: Path, *, epochs: int, lr: float):
     return DistillRecipe(
         data=str(data),
         epochs=epochs,
@@ -83,7 +83,7 @@ def _sensitivity(args: argparse.Namespace):
     return json.loads(Path(args.sensitivity).read_text(encoding="utf-8"))
 
 
-def _export(run, variant: str, **options) -> None:
+def export_variant(run, variant: str, **options) -> None:
     from optimization.compress import export_stage
 
     path = export_stage(run, variant, **options)
@@ -97,7 +97,7 @@ def _cmd_module(args: argparse.Namespace) -> None:
     depth = getattr(args, "depth", None)
     if args.ratio is None and depth is None:
         raise ValueError("give --ratio, --depth or both")
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
     if depth is not None:
         from optimization.depth import depth_stage
@@ -121,28 +121,28 @@ def _cmd_module(args: argparse.Namespace) -> None:
         distill_stage(
             run,
             args.module,
-            _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+            distill_recipe_from_args(args, data, epochs=args.epochs, lr=args.lr),
             resume=args.resume,
             progress=not args.quiet,
         )
     if args.no_export:
         return
     if not run.artifact_dir("teacher-fp32").is_dir():
-        _export(run, "teacher-fp32", teacher=True)
-    _export(run, run.variant_name("fp32"))
+        export_variant(run, "teacher-fp32", teacher=True)
+    export_variant(run, run.variant_name("fp32"))
     if args.baselines:
-        _export(run, run.variant_name("ptq-nncf"), precision="int8")
-        _export(run, run.variant_name("ptq-inc"), precision="int8", quantizer="inc")
+        export_variant(run, run.variant_name("ptq-nncf"), precision="int8")
+        export_variant(run, run.variant_name("ptq-inc"), precision="int8", quantizer="inc")
     if args.qat:
         recipe = _qat_recipe(args, data)
         qat_stage(run, recipe, progress=not args.quiet)
-        _export(run, _qat_variant(run, recipe), qat=True)
+        export_variant(run, _qat_variant(run, recipe), qat=True)
 
 
 def _cmd_prune(args: argparse.Namespace) -> None:
     from optimization.compress import prune_stage
 
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs) if args.importance == "taylor" else None
     record = prune_stage(
         run, args.module, _prune_recipe(args), sensitivity=_sensitivity(args), data=data
@@ -153,12 +153,12 @@ def _cmd_prune(args: argparse.Namespace) -> None:
 def _cmd_distill(args: argparse.Namespace) -> None:
     from optimization.compress import distill_stage
 
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
     record = distill_stage(
         run,
         args.module,
-        _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+        distill_recipe_from_args(args, data, epochs=args.epochs, lr=args.lr),
         resume=args.resume,
         progress=not args.quiet,
     )
@@ -168,19 +168,19 @@ def _cmd_distill(args: argparse.Namespace) -> None:
 def _cmd_qat(args: argparse.Namespace) -> None:
     from optimization.compress import qat_stage
 
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
     recipe = _qat_recipe(args, data)
     path = qat_stage(run, recipe, resume=args.resume, progress=not args.quiet)
     print(f"qat checkpoint: {path}")
     if not args.no_export:
-        _export(run, _qat_variant(run, recipe), qat=True)
+        export_variant(run, _qat_variant(run, recipe), qat=True)
 
 
 def _qat_recipe(args: argparse.Namespace, data: Path):
     return QatRecipe(
         calibration_pairs=args.calibration_pairs,
-        distill=_distill_recipe(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
+        distill=distill_recipe_from_args(args, data, epochs=args.qat_epochs, lr=args.qat_lr),
         modules=tuple(dict.fromkeys(args.int8)),
         float_graphs=tuple(dict.fromkeys(args.float or ())),
     )
@@ -198,10 +198,10 @@ def _qat_variant(run, recipe) -> str:
 
 
 def _cmd_ptq(args: argparse.Namespace) -> None:
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs) if args.data else None
     for quantizer in args.quantizer:
-        _export(
+        export_variant(
             run,
             run.variant_name(f"ptq-{quantizer}"),
             precision="int8",
@@ -215,11 +215,11 @@ def _cmd_quant_table(args: argparse.Namespace) -> None:
 
     if args.resume:
         raise ValueError("quant-table starts every method afresh from the student; no --resume")
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
     manifest = quant_table(
         run,
-        _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+        distill_recipe_from_args(args, data, epochs=args.epochs, lr=args.lr),
         qat_lr=args.qat_lr,
         modules=tuple(dict.fromkeys(args.int8)),
         calibration_pairs=args.calibration_pairs,
@@ -229,7 +229,7 @@ def _cmd_quant_table(args: argparse.Namespace) -> None:
     for row in manifest["rows"]:
         print(f"{row['label']}: {run.artifact_dir(row['variant'])}")
     if not run.artifact_dir("teacher-fp32").is_dir():
-        _export(run, "teacher-fp32", teacher=True)
+        export_variant(run, "teacher-fp32", teacher=True)
     print(f"optimize report {run.root} --data DIR: the table with their quality and speed")
 
 
@@ -308,7 +308,7 @@ def _cmd_ship(args: argparse.Namespace) -> None:
 # Parser
 
 
-def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder (created; reused by later stages)")
     parser.add_argument(
         "--warp",
@@ -333,7 +333,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_training_arguments(
+def add_training_arguments(
     parser: argparse.ArgumentParser,
     *,
     epochs: int = default(DistillRecipe, "epochs"),
@@ -528,7 +528,7 @@ def add_compression_commands(commands) -> None:
             "quantization-aware training (--qat), then export to RUN/artifacts/. Run `optimize cwm` "
             "then `optimize igm` with the same --out to compress both networks of one student.",
         )
-        _add_run_arguments(parser)
+        add_run_arguments(parser)
         _add_prune_arguments(parser, ratio_required=module != "igm")
         if module == "igm":
             parser.add_argument(
@@ -539,7 +539,7 @@ def add_compression_commands(commands) -> None:
                 help="depth pruning: remove residual blocks or nested levels of the generator "
                 "before any channel pruning (optimization/depth.py): " + DEPTH_HELP,
             )
-        _add_training_arguments(parser)
+        add_training_arguments(parser)
         _add_qat_arguments(parser)
         parser.add_argument(
             "--qat",
@@ -558,7 +558,7 @@ def add_compression_commands(commands) -> None:
         "prune", help="prune one network of a run's student (no fine-tuning)"
     )
     prune.add_argument("module", choices=tuple(MODULES))
-    _add_run_arguments(prune)
+    add_run_arguments(prune)
     _add_prune_arguments(prune)
     prune.set_defaults(handler=_cmd_prune)
 
@@ -570,8 +570,8 @@ def add_compression_commands(commands) -> None:
         "Works under `torchrun --nproc_per_node N -m optimization.cli distill ...` (DDP).",
     )
     distill.add_argument("module", choices=tuple(MODULES))
-    _add_run_arguments(distill)
-    _add_training_arguments(distill)
+    add_run_arguments(distill)
+    add_training_arguments(distill)
     distill.set_defaults(handler=_cmd_distill)
 
     qat = commands.add_parser(
@@ -581,8 +581,8 @@ def add_compression_commands(commands) -> None:
         "distillation loss and exports INT8 IR (split and fused). Grid sampling and the flow heads' "
         "offset convolutions stay float.",
     )
-    _add_run_arguments(qat)
-    _add_training_arguments(qat, epochs=0, lr=1e-5)
+    add_run_arguments(qat)
+    add_training_arguments(qat, epochs=0, lr=1e-5)
     _add_qat_arguments(qat)
     qat.add_argument("--no-export", action="store_true", help="skip writing the artifact")
     qat.set_defaults(handler=_cmd_qat)
@@ -590,7 +590,7 @@ def add_compression_commands(commands) -> None:
     ptq = commands.add_parser(
         "ptq", help="post-training INT8 baselines of a run's student (NNCF, Neural Compressor)"
     )
-    _add_run_arguments(ptq)
+    add_run_arguments(ptq)
     ptq.add_argument(
         "--quantizer",
         nargs="+",
@@ -613,8 +613,8 @@ def add_compression_commands(commands) -> None:
         "truth. Exported to RUN/artifacts/*-qt-<method>-*; `optimize report RUN --data DIR` "
         "then adds their table.",
     )
-    _add_run_arguments(table)
-    _add_training_arguments(table, epochs=1)
+    add_run_arguments(table)
+    add_training_arguments(table, epochs=1)
     table.add_argument(
         "--methods",
         nargs="+",

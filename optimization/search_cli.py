@@ -10,11 +10,11 @@ import argparse
 import logging
 
 from optimization.compress_cli import (
-    _add_run_arguments,
-    _add_training_arguments,
-    _distill_recipe,
-    _export,
-    _open_run,
+    add_run_arguments,
+    add_training_arguments,
+    distill_recipe_from_args,
+    export_variant,
+    open_run,
 )
 from optimization.recipes import MODULES, DistillRecipe, default
 from optimization.search_recipes import STRATEGIES, MacBudget, SearchRecipe
@@ -48,14 +48,14 @@ def _cmd_search(args: argparse.Namespace) -> None:
     from optimization.compress import distill_stage
     from optimization.search import extract_stage, heldout_dir, ofa_stage, search_stage
 
-    run = _open_run(args)
+    run = open_run(args)
     data = run.data_dir(args.data, args.synth_pairs)
     recipe = _search_recipe(args)
     progress = not args.quiet
     masked = ofa_stage(
         run,
         args.module,
-        _distill_recipe(args, data, epochs=args.ofa_epochs, lr=args.ofa_lr),
+        distill_recipe_from_args(args, data, epochs=args.ofa_epochs, lr=args.ofa_lr),
         recipe,
         resume=args.resume,
         progress=progress,
@@ -91,15 +91,15 @@ def _cmd_search(args: argparse.Namespace) -> None:
         distill_stage(
             run,
             args.module,
-            _distill_recipe(args, data, epochs=args.epochs, lr=args.lr),
+            distill_recipe_from_args(args, data, epochs=args.epochs, lr=args.lr),
             resume=bool(extracted),
             progress=progress,
         )
     if args.no_export:
         return
     if not run.artifact_dir("teacher-fp32").is_dir():
-        _export(run, "teacher-fp32", teacher=True)
-    _export(run, run.variant_name("fp32"))
+        export_variant(run, "teacher-fp32", teacher=True)
+    export_variant(run, run.variant_name("fp32"))
 
 
 def add_search_command(commands) -> None:
@@ -124,7 +124,7 @@ def add_search_command(commands) -> None:
         "training, reuses a finished search and continues the fine-tuning of its winner.",
     )
     parser.add_argument("module", choices=tuple(MODULES))
-    _add_run_arguments(parser)
+    add_run_arguments(parser)
     parser.add_argument(
         "--macs",
         type=_budget,
@@ -134,7 +134,7 @@ def add_search_command(commands) -> None:
         "network's multiply-accumulates (0.5 or 50%%) or a count (1.2G, 800M, 350000000; a "
         "number above 1 is a count)",
     )
-    _add_training_arguments(parser)
+    add_training_arguments(parser)
     parser.add_argument(
         "--ofa-epochs",
         type=int,
