@@ -713,3 +713,7 @@ def add_compression_commands(commands) -> None:
     from optimization.search_cli import add_search_command
 
     add_search_command(commands)
+
+    from optimization.compare_cli import add_compare_command
+
+    add_compare_command(commands)

@@ -496,6 +496,9 @@ def write_report(
     from optimization.quant_table import quant_table_section
 
     sections += quant_table_section(run, variants, chosen)
+    from optimization.compare_methods import methods_section
+
+    sections += methods_section(run, variants, chosen)
     if plot_quality_vs_size(variants, chosen, run / QUALITY_PLOT):
         sections += ["", "## Quality against size", "", f"![quality against size]({QUALITY_PLOT})"]
     if real is not None:
