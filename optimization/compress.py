@@ -167,12 +167,16 @@ class CompressionRun:
         """`data`, or synthetic pairs with ground truth made once inside the run."""
         if data is not None:
             return Path(data)
-        folder = self.root / "data"
+        return self.synthetic_pairs("data", pairs, SYNTH_SEED)
+
+    def synthetic_pairs(self, name: str, pairs: int, seed: int) -> Path:
+        """RUN/`name`: `pairs` synthetic pairs of `seed`, written the first time they are asked for."""
+        folder = self.root / name
         if not (folder / "pairs.txt").is_file():
             from optimization.data.synthetic import write_dataset
 
-            log.info("no --data: writing %d synthetic pairs to %s", pairs, folder)
-            write_dataset(folder, n_pairs=pairs, seed=SYNTH_SEED, progress=True)
+            log.info("writing %d synthetic pairs (seed %d) to %s", pairs, seed, folder)
+            write_dataset(folder, n_pairs=pairs, seed=seed, progress=True)
         return folder
 
 

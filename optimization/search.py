@@ -73,13 +73,7 @@ def heldout_dir(run: CompressionRun, data: str | Path | None, pairs: int) -> Pat
     """`data`, or `pairs` synthetic pairs (seed 5, none of the training data) made once."""
     if data is not None:
         return Path(data)
-    folder = run.root / "search_heldout"
-    if not (folder / "pairs.txt").is_file():
-        from optimization.data.synthetic import write_dataset
-
-        log.info("writing %d held-out synthetic pairs to %s", pairs, folder)
-        write_dataset(folder, n_pairs=pairs, seed=HELDOUT_SEED, progress=False)
-    return folder
+    return run.synthetic_pairs("search_heldout", pairs, HELDOUT_SEED)
 
 
 # ---------------------------------------------------------------------------------------------

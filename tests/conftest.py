@@ -65,6 +65,23 @@ def tiny_artifact(request, tmp_path_factory) -> Path:
     return export_artifact(warp_model, gen_model, folder, precision="fp32")
 
 
+def save_scaled_teacher(folder: Path, width_factor: float) -> Path:
+    """Freshly initialised networks at `width_factor` of the official widths (seed 0), saved as
+    `folder`/warp.pth and gen.pth: a teacher for the compression commands' end-to-end tests."""
+    import torch
+
+    from optimization.archs.tryon import build_models
+    from optimization.archs.widths import GenWidths, WarpWidths
+    from optimization.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    warp_widths, gen_widths = WarpWidths().scaled(width_factor), GenWidths().scaled(width_factor)
+    warp_model, gen_model = build_models(warp_widths, gen_widths)
+    save_checkpoint(folder / "warp.pth", warp_model, warp_widths)
+    save_checkpoint(folder / "gen.pth", gen_model, gen_widths)
+    return folder
+
+
 @pytest.fixture
 def tiny_tryon_inputs():
     """(person, clothes, edge) at 96x64: images in [-1, 1], edge a JPEG-like mask in [0, 1]."""

@@ -11,13 +11,12 @@ pytestmark = [pytest.mark.optimize, pytest.mark.slow]
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch_pruning")
 
-from optimization.archs.tryon import build_models  # noqa: E402
-from optimization.archs.widths import GenWidths, WarpWidths  # noqa: E402
-from optimization.checkpoints import load_network, save_checkpoint  # noqa: E402
+from optimization.checkpoints import load_network  # noqa: E402
 from optimization.cli import main as optimize  # noqa: E402
 from optimization.data.synthetic import write_dataset  # noqa: E402
 from optimization.model_stats import gen_compute  # noqa: E402
 from optimization.prune import measure_widths  # noqa: E402
+from tests.conftest import save_scaled_teacher  # noqa: E402
 from tryon_app.core.artifact import load_artifact  # noqa: E402
 
 FACTOR = 0.0625
@@ -30,11 +29,7 @@ SMALL = ["--batch-size", "2", "--threads", "2", "--population", "4", "--generati
 @pytest.fixture(scope="module")
 def teacher_and_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("search")
-    torch.manual_seed(0)
-    warp_widths, gen_widths = WarpWidths().scaled(FACTOR), GenWidths().scaled(FACTOR)
-    warp_model, gen_model = build_models(warp_widths, gen_widths)
-    save_checkpoint(root / "teacher" / "warp.pth", warp_model, warp_widths)
-    save_checkpoint(root / "teacher" / "gen.pth", gen_model, gen_widths)
+    save_scaled_teacher(root / "teacher", FACTOR)
     write_dataset(root / "data", n_pairs=4, seed=11, progress=False)
     write_dataset(root / "heldout", n_pairs=2, seed=5, progress=False)
     return root

@@ -1,6 +1,6 @@
 """`optimize igm --depth` end to end on a generator 1/16 of the official width: remove blocks
 and a level, distil with uncertainty-weighted terms and a PatchGAN discriminator, export, and
-run the artifact with `tryon run`."""
+run the artifact with `tryon run`. The parts alone: tests/unit/test_depth.py."""
 
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ pytest.importorskip("nncf")
 
 from optimization.adversarial import Adversary  # noqa: E402
 from optimization.archs.generator import ResidualBlock  # noqa: E402
-from optimization.archs.tryon import build_models  # noqa: E402
-from optimization.archs.widths import GenWidths, WarpWidths  # noqa: E402
-from optimization.checkpoints import load_models, save_checkpoint  # noqa: E402
+from optimization.checkpoints import load_models  # noqa: E402
 from optimization.cli import main as optimize  # noqa: E402
 from optimization.data.synthetic import write_dataset  # noqa: E402
 from optimization.recipes import OUTPUT_WEIGHTS, DistillRecipe, default  # noqa: E402
+from tests.conftest import save_scaled_teacher  # noqa: E402
 
 WIDTH_FACTOR = 0.0625
 
@@ -30,11 +29,7 @@ WIDTH_FACTOR = 0.0625
 @pytest.fixture(scope="module")
 def teacher_and_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("depth")
-    torch.manual_seed(0)
-    warp_widths, gen_widths = WarpWidths().scaled(WIDTH_FACTOR), GenWidths().scaled(WIDTH_FACTOR)
-    warp_model, gen_model = build_models(warp_widths, gen_widths)
-    save_checkpoint(root / "teacher" / "warp.pth", warp_model, warp_widths)
-    save_checkpoint(root / "teacher" / "gen.pth", gen_model, gen_widths)
+    save_scaled_teacher(root / "teacher", WIDTH_FACTOR)
     write_dataset(root / "data", n_pairs=6, seed=11, progress=False)
     return root
 
