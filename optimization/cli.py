@@ -84,6 +84,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         device=args.device,
         autocast_bf16=args.bf16,
         init_from=args.init,
+        frozen_batchnorm=args.batchnorm == "frozen",
     )
     run = train(recipe, resume=args.resume, progress=not args.quiet)
     print(f"checkpoints: {run / 'warp_last.pth'} {run / 'gen_last.pth'}")
@@ -351,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="start from the checkpoints DIR/warp.pth and DIR/gen.pth (e.g. models/teacher) "
         "instead of fresh networks; their widths replace --width-factor",
+    )
+    train.add_argument(
+        "--batchnorm",
+        choices=("batch", "frozen"),
+        default="batch",
+        help="batch: BatchNorm trains on batch statistics (default); frozen: it keeps the running "
+        "statistics of --init's networks (scale and shift still learn), for fine-tuning a "
+        "trained teacher",
     )
     train.set_defaults(handler=_cmd_train)
 

@@ -43,6 +43,7 @@ from optimization.training import (
     cosine_schedule,
     flow_in_pixels,
     optimizer_step,
+    set_training,
     training_losses,
 )
 
@@ -360,11 +361,7 @@ def distill(
         # running statistics (and unchanged), so the losses see it as it runs after export.
         student.eval()
         for module in trainable:
-            module.train()
-            if recipe.frozen_batchnorm:
-                for layer in module.modules():
-                    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-                        layer.eval()
+            set_training(module, frozen_batchnorm=recipe.frozen_batchnorm)
         means = EpochMeans()
         bar = tqdm(
             loader,

@@ -33,6 +33,7 @@ from optimization.training import (
     bf16_autocast,
     cosine_schedule,
     optimizer_step,
+    set_training,
     training_losses,
 )
 
@@ -62,6 +63,9 @@ class TrainRecipe:
     # instead of fresh networks: their widths replace `width_factor`. Fine-tuning a trained
     # teacher on new data takes a fraction of training one from scratch.
     init_from: str | None = None
+    # BatchNorm on its running statistics, which then stay as they are (scale and shift still
+    # learn): for fine-tuning a trained teacher, whose warp can hang on those statistics.
+    frozen_batchnorm: bool = False
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {
             "warp_l1": 1.0,
@@ -181,7 +185,8 @@ def train(recipe: TrainRecipe, *, resume: bool = False, progress: bool = True) -
 
     deadline = Deadline(recipe.max_minutes)
     for epoch in range(start_epoch, recipe.epochs):
-        warp_model.train(), gen_model.train()
+        for model in (warp_model, gen_model):
+            set_training(model, frozen_batchnorm=recipe.frozen_batchnorm)
         means = EpochMeans()
         step = start_step if epoch == start_epoch else 0
         order.start(epoch, skip=step * recipe.batch_size)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from optimization.metrics import ssim
 
@@ -119,6 +120,16 @@ class EpochMeans:
         """Append the epoch's line to a ``*.jsonl`` history: epoch (from 1), steps, the means."""
         with open(history, "a") as stream:
             stream.write(json.dumps({"epoch": epoch, "steps": self.steps, **self.means()}) + "\n")
+
+
+def set_training(module: nn.Module, *, frozen_batchnorm: bool) -> None:
+    """`module` in training mode; with `frozen_batchnorm`, its BatchNorm layers run on (and keep)
+    their running statistics while their scale and shift still learn."""
+    module.train()
+    if frozen_batchnorm:
+        for layer in module.modules():
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                layer.eval()
 
 
 class Deadline:

@@ -83,6 +83,34 @@ def test_resume_mid_epoch_replays_the_same_batches(data, tmp_path):
         torch.testing.assert_close(resumed["gen"][name], value, rtol=1e-4, atol=1e-5)
 
 
+def test_frozen_batchnorm_keeps_the_running_statistics_of_the_start(data, tmp_path):
+    start = tmp_path / "start"
+    assert _train(data, start, "--epochs", "1") == 0
+    init = tmp_path / "init"
+    init.mkdir()
+    shutil.copy(start / "warp_last.pth", init / "warp.pth")
+    shutil.copy(start / "gen_last.pth", init / "gen.pth")
+
+    def running_statistics(run) -> dict:
+        warp_model, gen_model = load_models(run / "warp_last.pth", run / "gen_last.pth")
+        return {
+            f"{name}.{key}": value
+            for name, model in (("warp", warp_model), ("gen", gen_model))
+            for key, value in model.state_dict().items()
+            if "running_" in key
+        }
+
+    before = running_statistics(start)
+    for mode, kept in (("frozen", True), ("batch", False)):
+        run = tmp_path / mode
+        assert _train(data, run, "--epochs", "1", "--init", str(init), "--batchnorm", mode) == 0
+        after = running_statistics(run)
+        same = all(torch.equal(after[key], value) for key, value in before.items())
+        assert same is kept, mode
+        if kept:  # the weights themselves still learned
+            assert (run / "warp_last.pth").read_bytes() != (start / "warp_last.pth").read_bytes()
+
+
 def test_epoch_order_depends_on_seed_and_epoch_only():
     from optimization.train import EpochOrder
 
