@@ -82,6 +82,16 @@ def save_scaled_teacher(folder: Path, width_factor: float) -> Path:
     return folder
 
 
+def teacher_run_arguments(root: Path, run: Path) -> list[str]:
+    """`--out run` and the teacher and data `root` holds (`save_scaled_teacher` into
+    root/teacher, pairs in root/data), as a compression command takes them."""
+    teacher = root / "teacher"
+    return [
+        *("--out", str(run), "--warp", str(teacher / "warp.pth")),
+        *("--gen", str(teacher / "gen.pth"), "--data", str(root / "data")),
+    ]
+
+
 @pytest.fixture
 def tiny_tryon_inputs():
     """(person, clothes, edge) at 96x64: images in [-1, 1], edge a JPEG-like mask in [0, 1]."""

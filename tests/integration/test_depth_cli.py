@@ -21,7 +21,7 @@ from optimization.checkpoints import load_models  # noqa: E402
 from optimization.cli import main as optimize  # noqa: E402
 from optimization.data.synthetic import write_dataset  # noqa: E402
 from optimization.recipes import OUTPUT_WEIGHTS, DistillRecipe, default  # noqa: E402
-from tests.conftest import save_scaled_teacher  # noqa: E402
+from tests.conftest import save_scaled_teacher, teacher_run_arguments  # noqa: E402
 
 WIDTH_FACTOR = 0.0625
 
@@ -35,18 +35,7 @@ def teacher_and_data(tmp_path_factory):
 
 
 def _common(root, run) -> list[str]:
-    return [
-        "--out",
-        str(run),
-        "--warp",
-        str(root / "teacher" / "warp.pth"),
-        "--gen",
-        str(root / "teacher" / "gen.pth"),
-        "--data",
-        str(root / "data"),
-        "--batch-size",
-        "3",
-    ]
+    return [*teacher_run_arguments(root, run), "--batch-size", "3"]
 
 
 def _residual_blocks(model) -> int:

@@ -16,7 +16,7 @@ from optimization.cli import main as optimize  # noqa: E402
 from optimization.data.synthetic import write_dataset  # noqa: E402
 from optimization.model_stats import gen_compute  # noqa: E402
 from optimization.prune import measure_widths  # noqa: E402
-from tests.conftest import save_scaled_teacher  # noqa: E402
+from tests.conftest import save_scaled_teacher, teacher_run_arguments  # noqa: E402
 from tryon_app.core.artifact import load_artifact  # noqa: E402
 
 FACTOR = 0.0625
@@ -37,18 +37,8 @@ def teacher_and_data(tmp_path_factory):
 
 def _arguments(root, run) -> list[str]:
     return [
-        "--out",
-        str(run),
-        "--warp",
-        str(root / "teacher" / "warp.pth"),
-        "--gen",
-        str(root / "teacher" / "gen.pth"),
-        "--data",
-        str(root / "data"),
-        "--search-data",
-        str(root / "heldout"),
-        "--search-pairs",
-        "2",
+        *teacher_run_arguments(root, run),
+        *("--search-data", str(root / "heldout"), "--search-pairs", "2"),
         *SMALL,
     ]
 
