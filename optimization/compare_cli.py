@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from optimization.recipes import MODULES, DistillRecipe, PruneRecipe, default
-from optimization.search_recipes import SearchRecipe
+from optimization.search_cli import add_search_arguments
 
 log = logging.getLogger("optimize")
 
@@ -94,7 +94,6 @@ def add_compare_command(commands) -> None:
 
     epochs, lr = default(DistillRecipe, "epochs"), default(DistillRecipe, "lr")
     batch_size, seed = default(DistillRecipe, "batch_size"), default(DistillRecipe, "seed")
-    search = SearchRecipe()
     parser = commands.add_parser(
         "compare-methods",
         help="uniform and sensitivity-guided pruning, once-for-all search and depth pruning "
@@ -159,24 +158,7 @@ def add_compare_command(commands) -> None:
         default=2,
         help="once-for-all training epochs, once for all budgets (default 2)",
     )
-    parser.add_argument(
-        "--population", type=int, default=search.population, help="search: candidates per round"
-    )
-    parser.add_argument(
-        "--generations", type=int, default=search.generations, help="search: rounds"
-    )
-    parser.add_argument(
-        "--search-pairs",
-        type=int,
-        default=search.pairs,
-        help=f"held-out pairs (seed 5) the search ranks on (default {search.pairs})",
-    )
-    parser.add_argument(
-        "--min-width",
-        type=float,
-        default=search.min_fraction,
-        help=f"search: narrowest share of a group's width (default {search.min_fraction:g})",
-    )
+    add_search_arguments(parser)
     parser.add_argument(
         "--eval-data",
         default=None,

@@ -102,6 +102,37 @@ def _cmd_search(args: argparse.Namespace) -> None:
     export_variant(run, run.variant_name("fp32"))
 
 
+def add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    """The search's size and space, shared by `optimize search` and `optimize compare-methods`."""
+    search = SearchRecipe()
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=search.population,
+        help=f"search: candidates per generation (default {search.population})",
+    )
+    parser.add_argument(
+        "--generations",
+        type=int,
+        default=search.generations,
+        help="search: generations; at most population x generations candidates are scored "
+        f"(default {search.generations})",
+    )
+    parser.add_argument(
+        "--search-pairs",
+        type=int,
+        default=search.pairs,
+        help=f"held-out pairs (seed 5) the candidates are ranked on (default {search.pairs})",
+    )
+    parser.add_argument(
+        "--min-width",
+        type=float,
+        default=search.min_fraction,
+        help="the narrowest a searched group may become, as a share of its width "
+        f"(default {search.min_fraction:g})",
+    )
+
+
 def add_search_command(commands) -> None:
     """Add `optimize search` to the `optimize` subparsers."""
     lr = default(DistillRecipe, "lr")
@@ -153,19 +184,7 @@ def add_search_command(commands) -> None:
         help="evolution: the best quarter of each generation mutated and crossed over; random: "
         f"independent candidates (default {search.strategy})",
     )
-    parser.add_argument(
-        "--population",
-        type=int,
-        default=search.population,
-        help=f"candidates per generation (default {search.population})",
-    )
-    parser.add_argument(
-        "--generations",
-        type=int,
-        default=search.generations,
-        help="generations; at most population x generations candidates are scored "
-        f"(default {search.generations})",
-    )
+    add_search_arguments(parser)
     parser.add_argument(
         "--mutation",
         type=float,
@@ -179,24 +198,11 @@ def add_search_command(commands) -> None:
         "5, made in RUN/search_heldout)",
     )
     parser.add_argument(
-        "--search-pairs",
-        type=int,
-        default=search.pairs,
-        help=f"held-out pairs the candidates are ranked on (default {search.pairs})",
-    )
-    parser.add_argument(
         "--round-to",
         type=int,
         default=search.round_to,
         help="channel counts are multiples of this; narrower groups keep their width "
         f"(default {search.round_to})",
-    )
-    parser.add_argument(
-        "--min-width",
-        type=float,
-        default=search.min_fraction,
-        help="the narrowest a group may become, as a share of its width "
-        f"(default {search.min_fraction:g})",
     )
     parser.add_argument("--no-export", action="store_true", help="skip writing artifacts")
     parser.set_defaults(handler=_cmd_search)
