@@ -141,19 +141,32 @@ def test_changed_region_follows_the_garment_and_what_touches_it_but_not_the_head
     rendered[0, :, 100:180, 20:50] = 0.9  # an old sleeve turned into an arm, beside the garment
     rendered[0, :, 200:240, 150:180] = -0.9  # a re-rendered patch away from the garment
     rendered[0, :, 10:60, 70:120] = 0.9  # the face, re-rendered
-    weights = changed_region(person, rendered, warped_edge, warped_edge)
+    weights = changed_region(person, rendered, warped_edge)
     assert weights[120:160, 60:130].min() == 1.0  # the garment
     assert weights[110:170, 25:45].min() > 0.9  # the arm that touches it
     assert weights[210:230, 160:175].max() == 0.0  # a departure that does not
     assert weights[:70].max() == 0.0  # above the neckline
-    assert changed_region(person, rendered, 0 * warped_edge, 0 * warped_edge).max() == 0.0
+    assert changed_region(person, rendered, 0 * warped_edge).max() == 0.0
     # The arm's departure is on the person; off the person it is the background, re-rendered.
     silhouette = np.zeros((H, W), dtype=bool)
     silhouette[:, 40:160] = True
-    weights = changed_region(
-        person, rendered, warped_edge, warped_edge, CanvasPerson(silhouette, 70)
-    )
+    weights = changed_region(person, rendered, warped_edge, CanvasPerson(silhouette, 70))
     assert weights[110:170, 42:48].min() > 0.9 and weights[110:170, 20:36].max() == 0.0
+
+
+def test_a_garment_spilling_off_the_person_leaves_the_backdrop_as_it_was():
+    person = np.full((H, W, 3), 128, dtype=np.uint8)
+    m_composite = np.zeros((1, 1, H, W), dtype=np.float32)
+    m_composite[0, 0, 80:200, 30:162] = 1.0  # wider than the person
+    rendered = np.full((1, 3, H, W), 128 / 127.5 - 1, dtype=np.float32)
+    silhouette = np.zeros((H, W), dtype=bool)
+    silhouette[:, 50:142] = True
+    weights = changed_region(person, rendered, m_composite, CanvasPerson(silhouette, 40))
+    assert weights[90:190, 52:140].min() == 1.0
+    # A canvas pixel of margin, then the feathered seam fades out within two more.
+    assert weights[:, :46].max() == 0.0 and weights[:, 146:].max() == 0.0
+    # Without a person found there is nothing to clip to: the garment counts as drawn.
+    assert changed_region(person, rendered, m_composite)[90:190, 33:159].min() == 1.0
 
 
 def test_a_garment_warped_over_the_head_leaves_the_head_as_it_was():
@@ -164,7 +177,7 @@ def test_a_garment_warped_over_the_head_leaves_the_head_as_it_was():
     p_rendered, m_composite, warped_edge = model_outputs((slice(0, 200), slice(40, 150)))
     garment = GarmentSource(textured(H, W, 4), np.full((H, W), 255, np.uint8), (0, 0, H, W))
     figure = CanvasPerson(np.ones((H, W), dtype=bool), neck=64)
-    weights = changed_region(person, p_rendered, m_composite, warped_edge, figure)
+    weights = changed_region(person, p_rendered, m_composite, figure)
     assert weights[:64].max() == 0.0 and weights[70:190, 50:140].min() == 1.0
     result = compose(
         photo,

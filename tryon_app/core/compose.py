@@ -3,9 +3,11 @@
 The model works on a 192x256 canvas cut from the photo (`framing`). Scaling its result back up
 would blur the whole photo and re-render the face, hair and background. Instead:
 
-* the **changed region** is found on the canvas: where the new garment lands, plus the parts the
-  generator re-rendered that touch it (an old long sleeve turned into an arm), never the head
-  above the garment's neckline. It is feathered by a canvas pixel or two;
+* the **changed region** is found on the canvas: where the generator's composition mask puts the
+  new garment, plus the parts it re-rendered that touch it (an old long sleeve turned into an
+  arm), never the head above the garment's neckline and, where the person stands on a plain
+  backdrop, never more than a canvas pixel off the person. It is feathered by a canvas pixel or
+  two;
 * inside it, the try-on is composed at full resolution: the garment is taken from the *original*
   garment photo, sampled through the model's last appearance flow scaled up to the photo (the
   flow is a sampling grid, so it scales), with its mask warped the same way; the composition
@@ -103,7 +105,6 @@ def changed_region(
     person: np.ndarray,
     p_rendered: np.ndarray,
     m_composite: np.ndarray,
-    warped_edge: np.ndarray,
     figure: CanvasPerson | None = None,
 ) -> np.ndarray:
     """Where on the canvas the try-on replaces the photo: float32 (H, W) weights in [0, 1].
@@ -111,21 +112,24 @@ def changed_region(
     Args:
         person: uint8 (H, W, 3) canvas the model saw.
         p_rendered: (1, 3, H, W) in [-1, 1]: the generator's person.
-        m_composite: (1, 1, H, W) in [0, 1]: its composition mask.
-        warped_edge: (1, 1, H, W) in [0, 1]: the warped garment mask.
+        m_composite: (1, 1, H, W) in [0, 1]: its composition mask. Not the warped garment's
+            mask: where the warp overshoots (over a hand, above the neckline) the generator
+            has learnt to show the person instead (PF-AFN multiplies the two).
         figure: the person on the canvas (`framing.person_on_canvas`), when found: nothing
-            above the neck changes, whatever a poor warp drew over the head, and the generator's
-            departures count only on the person (the background had no garment to replace).
+            above the neck changes, whatever a poor warp drew over the head, and nothing beyond
+            a canvas pixel off the person (the background had no garment to replace; a warp
+            spilling over the outline would paint the backdrop).
     """
-    garment = (np.asarray(warped_edge)[0, 0] > 0.5) | (np.asarray(m_composite)[0, 0] > 0.5)
+    garment = np.asarray(m_composite)[0, 0] > 0.5
     if not garment.any():
         return np.zeros(garment.shape, dtype=np.float32)
     rendered = (np.transpose(np.asarray(p_rendered)[0], (1, 2, 0)) + 1.0) * 0.5
     difference = np.abs(rendered - person.astype(np.float32) / 255.0).mean(axis=2)
     difference = cv2.GaussianBlur(difference, (0, 0), 1.0)
     departed = np.where(difference > DEPARTURE, 255, 0).astype(np.uint8)
+    on_person = None
     if figure is not None:
-        on_person = cv2.dilate(figure.silhouette.astype(np.uint8), _disc(2))
+        on_person = cv2.dilate(figure.silhouette.astype(np.uint8), _disc(1))
         departed = cv2.bitwise_and(departed, departed, mask=on_person)
     ring = cv2.dilate(garment.astype(np.uint8) * 255, _disc(5))
     # The departures that touch the garment: a sleeve that became an arm, the old garment's
@@ -134,6 +138,8 @@ def changed_region(
     touching = np.unique(labels[(ring > 0) & (departed > 0)])
     changed = (np.isin(labels, touching[touching > 0]) | garment).astype(np.uint8) * 255
     changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, _disc(1))
+    if on_person is not None:
+        changed = cv2.bitwise_and(changed, changed, mask=on_person)
     neckline = int(np.flatnonzero(garment.sum(axis=1) >= 3)[0]) if garment.sum() >= 3 else 0
     head_end = max(0, neckline - HEAD_MARGIN)
     if figure is not None:
@@ -240,7 +246,6 @@ def compose_output(
         person_canvas,
         output.p_rendered,
         output.m_composite,
-        output.warped_edge,
         person_on_canvas(person_canvas),
     )
     return compose(
