@@ -6,8 +6,8 @@ would blur the whole photo and re-render the face, hair and background. Instead:
 * the **changed region** is found on the canvas: where the generator's composition mask puts the
   new garment, plus the parts it re-rendered that touch it (an old long sleeve turned into an
   arm), never the head above the garment's neckline and, where the person stands on a plain
-  backdrop, never more than a canvas pixel off the person. It is feathered by a canvas pixel or
-  two;
+  backdrop, never more than a canvas pixel off the person. Its rim is feathered inwards, by a
+  canvas pixel or so;
 * inside it, the try-on is composed at full resolution: the garment is taken from the *original*
   garment photo, sampled through the model's last appearance flow scaled up to the photo (the
   flow is a sampling grid, so it scales), with its mask warped the same way; the composition
@@ -34,13 +34,11 @@ from tryon_app.core.framing import CANVAS_SIZE, Box, CanvasPerson, person_on_can
 # next to the garment to count as changed (a sleeve that became an arm); below it, the generator
 # only re-rendered what was there, and the photo is kept.
 DEPARTURE = 0.12
-# Feathering of the changed region's edge, in canvas pixels (Gaussian sigma). The garment itself
-# is not feathered: at full resolution its own sharp mask decides (see `compose`).
+# Feathering of the changed region's rim, in canvas pixels (Gaussian sigma), inside the region.
+# The garment itself is not feathered: at full resolution its own sharp mask decides (`compose`).
 FEATHER = 0.7
 # The garment's neckline: rows above its topmost this many canvas pixels are never changed.
 HEAD_MARGIN = 2
-# Weights below this count as zero (the Gaussian tail), so the photo is kept exactly there.
-_ALPHA_FLOOR = 0.02
 
 
 @dataclass(frozen=True)
@@ -145,11 +143,10 @@ def changed_region(
     if figure is not None:
         head_end = max(head_end, figure.neck)
     changed[:head_end] = 0
+    # Feathered inwards only: a pixel outside the region keeps the photo exactly (it is the
+    # photo's wherever the region is right), and the seam fades in over the region's own rim.
     weights = cv2.GaussianBlur(changed.astype(np.float32) / 255.0, (0, 0), FEATHER)
-    weights[changed > 0] = np.maximum(weights[changed > 0], 0.5)
-    weights[weights < _ALPHA_FLOOR] = 0.0
-    weights[:head_end] = 0.0  # nor its feathered seam
-    return weights
+    return np.where(changed > 0, np.maximum(weights, 0.5), 0.0).astype(np.float32)
 
 
 def compose(
