@@ -103,7 +103,7 @@ def add_compare_command(commands) -> None:
         + ") runs the method's own command into DIR/methods/<method>-<budget>/ with the same "
         "data, epochs, learning rate, batch and seed: pruning at the smallest ratio that meets "
         "the budget (bisection on the exact MAC count), `optimize search --macs`, or the depth "
-        "spec whose generator comes closest under the budget. Exports every result to "
+        "spec whose network comes closest under the budget. Exports every result to "
         "DIR/artifacts/, writes DIR/methods.json (settings, rows, every command run), then runs "
         "`optimize report DIR` on held-out pairs: a table and DIR/methods.png put quality (SSIM "
         "vs teacher and vs ground truth, mask IoU) against MACs and measured p50 latency.",
@@ -123,7 +123,7 @@ def add_compare_command(commands) -> None:
         nargs="+",
         choices=METHODS,
         default=list(METHODS),
-        help="default: all four (depth: igm only)",
+        help="default: all four",
     )
     parser.add_argument(
         "--epochs",

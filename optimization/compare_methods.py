@@ -12,8 +12,10 @@ its own run folder ``DIR/methods/<method>-<budget>/`` and with the same data and
 * ``ofa``: ``optimize search --macs SHARE``. The once-for-all weights are trained once, in the
   first budget's folder, and copied to the others (``--resume`` then only searches and
   fine-tunes): that is what once-for-all training is for.
-* ``depth``: ``optimize igm --depth SPEC``, the spec whose network comes closest under the budget
-  (`depth_for_budget`); the generator only.
+* ``depth``: ``optimize cwm|igm --depth SPEC``, the spec whose network comes closest under the
+  budget (`depth_for_budget`): for the generator, of nested levels and residual blocks per path
+  (`depth_specs`); for the warping module, of encoder residual blocks and refinement heads
+  (`warp_depth_specs`).
 
 Each winner is exported to ``DIR/artifacts/<module>-<method>-<budget>-fp32`` beside the teacher
 (``teacher-fp32``) and ``DIR/methods.json`` records the settings, every row and every command
@@ -172,33 +174,61 @@ def depth_specs(levels: int) -> list[str]:
     return specs
 
 
-def depth_for_budget(gen_model, budget_macs: int) -> tuple[str, int]:
-    """The depth spec whose generator comes closest to `budget_macs` without exceeding it.
+def warp_depth_specs() -> list[str]:
+    """The depth-pruning specs of the warping module tried against a budget: 2, 1 or 0 residual
+    blocks in every encoder stage, with the refinement heads of no level to all removed, finest
+    first (a level's head costs 4 times the next coarser one's)."""
+    from tryon_app.core.artifact import LEVELS
+
+    specs = []
+    for blocks in (2, 1, 0):
+        for heads_removed in range(LEVELS + 1):
+            items = [f"blocks={blocks}"] if blocks < 2 else []
+            if heads_removed == LEVELS:
+                items.append("refine=0")
+            else:
+                items += [f"r{level}=0" for level in range(LEVELS - heads_removed, LEVELS)]
+            if items:
+                specs.append(",".join(items))
+    return specs
+
+
+def depth_for_budget(model, budget_macs: int) -> tuple[str, int]:
+    """The depth spec whose network comes closest to `budget_macs` without exceeding it.
+
+    Args:
+        model: the generator (`depth_specs`) or the warping module (`warp_depth_specs`).
+        budget_macs: MACs of one 256x192 try-on the network may cost.
 
     Returns:
-        (spec for ``optimize igm --depth``, MACs of the generator it leaves).
+        (spec for ``optimize igm|cwm --depth``, MACs of the network it leaves).
 
     Raises:
         ValueError: even the shallowest spec costs more than the budget.
     """
-    from optimization.archs.generator import measure_gen_widths
+    from optimization.archs.afwm import AFWM
     from optimization.depth import plan_depth
-    from optimization.model_stats import gen_compute
+    from optimization.model_stats import gen_compute, warp_compute
+    from optimization.prune import measure_widths
     from optimization.recipes import DepthRecipe
 
-    widths = measure_gen_widths(gen_model)
+    widths = measure_widths(model)
+    if isinstance(model, AFWM):
+        module, name, compute, specs = "cwm", "warping module", warp_compute, warp_depth_specs()
+    else:
+        module, name, compute, specs = "igm", "generator", gen_compute, depth_specs(widths.levels)
     best: tuple[str, int] | None = None
     cheapest = None
-    for spec in depth_specs(widths.levels):
+    for spec in specs:
         # A path's two blocks are equally wide in a network not yet depth-pruned, so which one
         # goes (the least important, measured on data) does not change the count.
-        macs = gen_compute(plan_depth(widths, DepthRecipe.parse(spec), {}).widths).macs
+        macs = compute(plan_depth(widths, DepthRecipe.parse(spec, module), {}).widths).macs
         cheapest = macs if cheapest is None else min(cheapest, macs)
         if macs <= budget_macs and (best is None or macs > best[1]):
             best = (spec, macs)
     if best is None:
         raise ValueError(
-            f"the shallowest generator depth pruning makes costs {cheapest / 1e6:.1f} MMACs, "
+            f"the shallowest {name} depth pruning makes costs {cheapest / 1e6:.1f} MMACs, "
             f"above the budget of {budget_macs / 1e6:.1f} MMACs"
         )
     return best
@@ -383,12 +413,12 @@ def compare_methods(
         settings.batch_size,
         "--seed",
         settings.seed,
-        "--threads",
-        settings.threads,
         "--device",
         settings.device,
         "--no-export",
     ]
+    if settings.threads is not None:  # unset: each command's own default
+        common += ["--threads", settings.threads]
     teacher_artifact = out / "artifacts" / "teacher-fp32"
     if not (teacher_artifact / "metadata.json").is_file():
         commands.optimize(["export", *teacher_args, "--out", teacher_artifact])
@@ -521,13 +551,11 @@ def _run_method(
         )
         return {"setting": f"--ratio {ratio:g}", "planned_macs": planned}
     if method == "depth":
-        if module != "igm":
-            raise _OutOfReach("depth pruning removes blocks of the generator (igm) only")
         try:
             spec, planned = depth_for_budget(teacher_model, budget_macs)
         except ValueError as error:
             raise _OutOfReach(str(error)) from None
-        commands.optimize(["igm", "--out", branch, *common, "--depth", spec])
+        commands.optimize([module, "--out", branch, *common, "--depth", spec])
         return {"setting": f"--depth {spec}", "planned_macs": planned}
     # Once-for-all search.
     narrowest = ofa_narrowest(teacher_model, settings.round_to, settings.min_width)

@@ -94,7 +94,7 @@ def _cmd_module(args: argparse.Namespace) -> None:
     """`optimize cwm|igm`: prune, distil, optionally QAT, export."""
     from optimization.compress import distill_stage, prune_stage, qat_stage
 
-    depth = getattr(args, "depth", None)
+    depth = args.depth
     if args.ratio is None and depth is None:
         raise ValueError("give --ratio, --depth or both")
     run = open_run(args)
@@ -103,11 +103,15 @@ def _cmd_module(args: argparse.Namespace) -> None:
         from optimization.depth import depth_stage
 
         record = depth_stage(run, depth, data=data)
+        removed = (
+            f"{record['refine_heads_before']} -> {record['refine_heads_after']} refinement heads"
+            if args.module == "cwm"
+            else f"{record['levels_removed']} levels removed"
+        )
         print(
             f"depth {args.module}: {record['residual_blocks_before']} -> "
-            f"{record['residual_blocks_after']} residual blocks, "
-            f"{record['levels_removed']} levels removed, {record['gmacs_before']:.3f} -> "
-            f"{record['gmacs_after']:.3f} GMACs"
+            f"{record['residual_blocks_after']} residual blocks, {removed}, "
+            f"{record['gmacs_before']:.3f} -> {record['gmacs_after']:.3f} GMACs"
         )
     if args.ratio is not None:
         record = prune_stage(
@@ -433,11 +437,16 @@ def add_training_arguments(
     )
 
 
-def _depth_recipe(text: str):
-    try:
-        return DepthRecipe.parse(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _depth_recipe(module: str):
+    """An argparse type: `DepthRecipe.parse` for `module`, its errors a one-line usage error."""
+
+    def parse(text: str):
+        try:
+            return DepthRecipe.parse(text, module)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def _add_prune_arguments(parser: argparse.ArgumentParser, *, ratio_required: bool = True) -> None:
@@ -523,22 +532,27 @@ def add_compression_commands(commands) -> None:
         parser = commands.add_parser(
             module,
             help=f"compress the {title}: prune, distil, [QAT], export",
-            description=f"The whole chain for the {title}: structured channel pruning "
-            "(torch-pruning), fine-tuning by distillation from the unpruned teacher, optionally NNCF "
+            description=f"The whole chain for the {title}: depth pruning (--depth) and/or "
+            "structured channel pruning (--ratio, torch-pruning), fine-tuning by distillation from "
+            "the unpruned teacher, optionally NNCF "
             "quantization-aware training (--qat), then export to RUN/artifacts/. Run `optimize cwm` "
             "then `optimize igm` with the same --out to compress both networks of one student.",
         )
         add_run_arguments(parser)
-        _add_prune_arguments(parser, ratio_required=module != "igm")
-        if module == "igm":
-            parser.add_argument(
-                "--depth",
-                type=_depth_recipe,
-                default=None,
-                metavar="SPEC",
-                help="depth pruning: remove residual blocks or nested levels of the generator "
-                "before any channel pruning (optimization/depth.py): " + DEPTH_HELP,
-            )
+        _add_prune_arguments(parser, ratio_required=False)
+        removes = {
+            "igm": "residual blocks or nested levels of the generator",
+            "cwm": "residual blocks of the feature encoders or flow refinement heads",
+        }
+        parser.add_argument(
+            "--depth",
+            type=_depth_recipe(module),
+            default=None,
+            metavar="SPEC",
+            help=f"depth pruning: remove {removes[module]} before any channel pruning "
+            "(optimization/depth.py); the distillation then weighs its loss terms by uncertainty "
+            "unless --loss-weighting says otherwise. SPEC: " + DEPTH_HELP[module],
+        )
         add_training_arguments(parser)
         _add_qat_arguments(parser)
         parser.add_argument(

@@ -33,6 +33,7 @@ import optimization.archs.correlation as correlation_module
 from optimization.archs.afwm import AFWM, measure_warp_widths
 from optimization.archs.correlation import Correlation
 from optimization.archs.generator import ResUnetGenerator, measure_gen_widths
+from optimization.archs.slots import RemovedBlock
 from optimization.archs.widths import GenWidths, WarpWidths
 from optimization.recipes import PruneRecipe
 
@@ -121,7 +122,11 @@ def _forward_with_grids(grids: list[torch.Tensor]) -> Callable:
 def _never_pruned(model: nn.Module) -> list[nn.Module]:
     if isinstance(model, AFWM):
         flow = model.aflow_net
-        heads = [head[-1] for head in (*flow.netMain, *flow.netRefine)]
+        heads = [
+            head[-1]
+            for head in (*flow.netMain, *flow.netRefine)
+            if not isinstance(head, RemovedBlock)
+        ]
         stems = [
             encoder.encoders[0][0].block[2]
             for encoder in (model.image_features, model.cond_features)

@@ -65,69 +65,117 @@ GEN_DOWN_PATHS = tuple(f"d{k}" for k in range(5))
 GEN_UP_PATHS = tuple(f"u{k}" for k in range(4))
 """The generator's residual paths: ``dK`` ends nested block K's down path (K = 0 outermost),
 ``uK`` is the decoder stage after the up-convolution that outputs ``up[K]``; two blocks each."""
-DEPTH_HELP = (
-    "comma-separated KEY=N items, later ones overriding earlier ones: levels=L keeps L of the "
-    "generator's 5 nested blocks (2 to 5; the innermost go); blocks=N keeps N of the 2 residual "
-    "blocks on every path, down=N / up=N on every encoder / decoder path, dK=N / uK=N on one "
-    "(d0..d4 encoder paths outermost first, u0..u3 decoder stages, u0 at 128x96). The blocks "
-    "that go are those whose removal changes the generator's output least on the data. "
-    "Example: blocks=1,d0=2 or levels=4"
-)
+WARP_CLOTH_PATHS = tuple(f"c{k}" for k in range(5))
+WARP_PERSON_PATHS = tuple(f"p{k}" for k in range(5))
+WARP_REFINE_HEADS = tuple(f"r{k}" for k in range(5))
+"""The warping module's depth cuts: ``cK`` / ``pK`` is stage K of the clothes / person encoder
+(two residual blocks each; K = 0 finest), ``rK`` the refinement head of flow level K
+(``netRefine[K]``, one each; K = 0 coarsest)."""
+_DEPTH_KEYS = {
+    "igm": {
+        "blocks": GEN_DOWN_PATHS + GEN_UP_PATHS,
+        "down": GEN_DOWN_PATHS,
+        "up": GEN_UP_PATHS,
+        **{path: (path,) for path in GEN_DOWN_PATHS + GEN_UP_PATHS},
+    },
+    "cwm": {
+        "blocks": WARP_CLOTH_PATHS + WARP_PERSON_PATHS,
+        "cloth": WARP_CLOTH_PATHS,
+        "person": WARP_PERSON_PATHS,
+        "refine": WARP_REFINE_HEADS,
+        **{path: (path,) for path in WARP_CLOTH_PATHS + WARP_PERSON_PATHS + WARP_REFINE_HEADS},
+    },
+}
+_DEPTH_FORMS = {
+    "igm": "levels=L, blocks=N, down=N, up=N, dK=N, uK=N",
+    "cwm": "blocks=N, cloth=N, person=N, cK=N, pK=N, refine=N, rK=N",
+}
+DEPTH_HELP = {
+    "igm": (
+        "comma-separated KEY=N items, later ones overriding earlier ones: levels=L keeps L of the "
+        "generator's 5 nested blocks (2 to 5; the innermost go); blocks=N keeps N of the 2 "
+        "residual blocks on every path, down=N / up=N on every encoder / decoder path, dK=N / "
+        "uK=N on one (d0..d4 encoder paths outermost first, u0..u3 decoder stages, u0 at "
+        "128x96). The blocks that go are those whose removal changes the generator's output "
+        "least on the data. Example: blocks=1,d0=2 or levels=4"
+    ),
+    "cwm": (
+        "comma-separated KEY=N items, later ones overriding earlier ones: blocks=N keeps N of "
+        "the 2 residual blocks in every stage of both feature encoders, cloth=N / person=N in "
+        "every stage of one encoder, cK=N / pK=N in stage K of one (c0..c4 clothes, p0..p4 "
+        "person, K=0 the finest at 128x96); the blocks that go are those whose removal changes "
+        "the warped garment least on the data. refine=0 removes the refinement head of every "
+        "flow level, rK=0 that of level K (netRefine[K], r0 the coarsest at 8x6, r4 the finest "
+        "at 128x96): the level's flow is then its main head's (=1 keeps a head, as in "
+        "refine=0,r0=1). Almost all the heads' MACs are in r4 and r3, and the encoders' in "
+        "stages 0 to 2. Example: r4=0,blocks=1"
+    ),
+}
+"""The syntax of ``optimize cwm|igm --depth SPEC``, by module."""
 
 
 @dataclass(frozen=True)
 class DepthRecipe:
-    """How to make the generator shallower (depth pruning, ``optimization/depth.py``).
+    """How to make a network shallower (depth pruning, ``optimization/depth.py``).
 
     Attributes:
         levels: nested blocks of the ResUnet to keep, 2 to 5 (None: as many as it has); the
-            innermost go.
-        blocks: residual blocks to keep (0 to 2) by path name (`GEN_DOWN_PATHS`,
-            `GEN_UP_PATHS`); a path not named keeps its blocks.
+            innermost go. Generator only.
+        blocks: blocks to keep by path name: residual blocks (0 to 2) of the generator's paths
+            (`GEN_DOWN_PATHS`, `GEN_UP_PATHS`) or the warping module's encoder stages
+            (`WARP_CLOTH_PATHS`, `WARP_PERSON_PATHS`), refinement heads (0 or 1) of its flow
+            levels (`WARP_REFINE_HEADS`); a path not named keeps its blocks.
         spec: the text it was parsed from (see `DEPTH_HELP`).
+        module: the network, ``igm`` (generator) or ``cwm`` (warping module).
     """
 
     levels: int | None = None
     blocks: Mapping[str, int] = field(default_factory=dict)
     spec: str = ""
+    module: str = "igm"
 
     def __post_init__(self) -> None:
+        if self.module not in _DEPTH_KEYS:
+            raise ValueError(f"depth: module {self.module!r}, choose one of {tuple(_DEPTH_KEYS)}")
+        if self.levels is not None and self.module != "igm":
+            raise ValueError("depth: levels=L removes nested levels of the generator (igm) only")
         if self.levels is not None and not 2 <= self.levels <= 5:
             raise ValueError(f"depth: levels={self.levels}, must be 2 to 5")
-        unknown = sorted(set(self.blocks) - set(GEN_DOWN_PATHS + GEN_UP_PATHS))
+        paths = {path for group in _DEPTH_KEYS[self.module].values() for path in group}
+        unknown = sorted(set(self.blocks) - paths)
         if unknown:
             raise ValueError(f"depth: unknown paths {unknown}")
+        heads = {path: kept for path, kept in self.blocks.items() if path in WARP_REFINE_HEADS}
+        if not all(kept in (0, 1) for kept in heads.values()):
+            raise ValueError(f"depth: a refinement head is kept (1) or removed (0), got {heads}")
         if not all(0 <= kept <= 2 for kept in self.blocks.values()):
             raise ValueError(f"depth: paths keep 0 to 2 residual blocks, got {dict(self.blocks)}")
 
     @classmethod
-    def parse(cls, spec: str) -> DepthRecipe:
-        """A recipe from `DEPTH_HELP`'s syntax, e.g. ``blocks=1,d0=2``.
+    def parse(cls, spec: str, module: str = "igm") -> DepthRecipe:
+        """A recipe from `DEPTH_HELP`'s syntax for `module`, e.g. ``blocks=1,d0=2`` (igm) or
+        ``r4=0,blocks=1`` (cwm).
 
         Raises:
             ValueError: an item that is not KEY=N, an unknown key or a count out of range.
         """
-        groups = {
-            "blocks": GEN_DOWN_PATHS + GEN_UP_PATHS,
-            "down": GEN_DOWN_PATHS,
-            "up": GEN_UP_PATHS,
-            **{path: (path,) for path in GEN_DOWN_PATHS + GEN_UP_PATHS},
-        }
+        groups = _DEPTH_KEYS.get(module)
+        if groups is None:
+            raise ValueError(f"depth: module {module!r}, choose one of {tuple(_DEPTH_KEYS)}")
         levels, blocks = None, {}
         for item in filter(None, (part.strip() for part in spec.split(","))):
             key, _, value = item.partition("=")
             key = key.strip().lower()
-            if not value.strip().isdigit() or (key != "levels" and key not in groups):
-                raise ValueError(
-                    f"depth: {item!r} is not one of levels=L, blocks=N, down=N, up=N, dK=N, uK=N"
-                )
+            known = key in groups or (key == "levels" and module == "igm")
+            if not value.strip().isdigit() or not known:
+                raise ValueError(f"depth: {item!r} is not one of {_DEPTH_FORMS[module]}")
             if key == "levels":
                 levels = int(value)
             else:
                 blocks.update(dict.fromkeys(groups[key], int(value)))
         if levels is None and not blocks:
             raise ValueError(f"depth: {spec!r} removes nothing")
-        return cls(levels=levels, blocks=blocks, spec=spec.replace(" ", ""))
+        return cls(levels=levels, blocks=blocks, spec=spec.replace(" ", ""), module=module)
 
     @property
     def label(self) -> str:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimization.archs.correlation import Correlation
+from optimization.archs.slots import RemovedBlock
 from optimization.archs.widths import OFFICIAL_WARP_WIDTHS, WarpWidths, pairs_of
 
 LEAKY_SLOPE = 0.1
@@ -102,8 +103,17 @@ class ResBlock(nn.Module):
         return self.block(x) + x
 
 
+def residual_slot(channels: int, inner_channels: int) -> nn.Module:
+    """A ResBlock, or its removed slot (`RemovedBlock`, the identity) when `inner_channels` is 0.
+
+    No activation follows the sum, so the identity is exactly the block with a zero residual
+    branch.
+    """
+    return ResBlock(channels, inner_channels) if inner_channels else RemovedBlock()
+
+
 class FeatureEncoder(nn.Module):
-    """Five stride-2 stages, each a DownSample and two ResBlocks."""
+    """Five stride-2 stages, each a DownSample and two ResBlocks (either may be a removed slot)."""
 
     def __init__(
         self,
@@ -117,7 +127,9 @@ class FeatureEncoder(nn.Module):
         for width, (first, second) in zip(widths, inner_widths or pairs_of(widths), strict=True):
             stages.append(
                 nn.Sequential(
-                    DownSample(previous, width), ResBlock(width, first), ResBlock(width, second)
+                    DownSample(previous, width),
+                    residual_slot(width, first),
+                    residual_slot(width, second),
                 )
             )
             previous = width
@@ -179,7 +191,12 @@ def _flow_head(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
 
 
 class AFlowNet(nn.Module):
-    """Coarse-to-fine appearance-flow estimator over the two feature pyramids."""
+    """Coarse-to-fine appearance-flow estimator over the two feature pyramids.
+
+    A refinement head of width (0, 0, 0) is removed (depth pruning): its slot in ``netRefine``
+    is a `RemovedBlock` and the level's flow is its main head's, which is what the head
+    predicting zero offsets gives (sampling a grid at the base grid returns it).
+    """
 
     def __init__(self, widths: WarpWidths = OFFICIAL_WARP_WIDTHS):
         super().__init__()
@@ -188,8 +205,13 @@ class AFlowNet(nn.Module):
             _flow_head(self.correlation.out_channels, hidden) for hidden in widths.flow_main
         )
         self.netRefine = nn.ModuleList(
-            _flow_head(2 * widths.fpn, hidden) for hidden in widths.flow_refine
+            _flow_head(2 * widths.fpn, hidden) if any(hidden) else RemovedBlock()
+            for hidden in widths.flow_refine
         )
+
+    def refines(self, i: int) -> bool:
+        """Whether level `i` (0 = coarsest) has its refinement head (depth pruning removes it)."""
+        return not isinstance(self.netRefine[i], RemovedBlock)
 
     def level_step(
         self,
@@ -199,14 +221,15 @@ class AFlowNet(nn.Module):
         x_cond: torch.Tensor,
         last_flow: torch.Tensor | None,
     ) -> torch.Tensor:
-        """One pyramid level after its cost volume: main head, refine head, x2 upsampling.
+        """One pyramid level after its cost volume: main head, refine head (if kept), x2 upsampling.
 
         Args:
             i: level, 0 = coarsest (uses ``netMain[0]`` and ``netRefine[0]``).
             corr: (N, 49, H, W) raw correlation of the clothes feature warped by `last_flow`
                 with the person feature (before the LeakyReLU, applied here).
-            x_warp: (N, C, H, W) clothes pyramid feature of this level, not warped.
-            x_cond: (N, C, H, W) person pyramid feature of this level.
+            x_warp: (N, C, H, W) clothes pyramid feature of this level, not warped (read by
+                the refine head only).
+            x_cond: (N, C, H, W) person pyramid feature of this level (refine head only).
             last_flow: (N, 2, H, W) normalised grid from the coarser level, None at level 0.
 
         Returns:
@@ -214,10 +237,11 @@ class AFlowNet(nn.Module):
         """
         grid = apply_offset(self.netMain[i](F.leaky_relu(corr, LEAKY_SLOPE)))
         flow = grid.permute(0, 3, 1, 2) if last_flow is None else _compose(last_flow, grid)
-        # The refine head sees the level's original clothes feature warped by the new flow.
-        warped_feature = warp(x_warp, flow)
-        grid = apply_offset(self.netRefine[i](torch.cat([warped_feature, x_cond], dim=1)))
-        flow = _compose(flow, grid)
+        if self.refines(i):
+            # The refine head sees the level's original clothes feature warped by the new flow.
+            warped_feature = warp(x_warp, flow)
+            grid = apply_offset(self.netRefine[i](torch.cat([warped_feature, x_cond], dim=1)))
+            flow = _compose(flow, grid)
         # align_corners=False on a normalised align_corners=True grid, as the authors' torch 1.1 did.
         return F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=False)
 
@@ -287,21 +311,37 @@ class AFWM(nn.Module):
         return self.aflow_net(clothes, cloth_pyramid, person_pyramid)
 
 
+def encoder_paths(model: AFWM) -> dict[str, tuple[nn.Module, nn.Module]]:
+    """The two residual slots (`ResBlock` or `RemovedBlock`) of every encoder stage, by name.
+
+    ``cK`` is stage K of the clothes encoder (``image_features.encoders[K]``), ``pK`` of the
+    person encoder (``cond_features``); K = 0 is the finest (H/2 x W/2), 4 the coarsest.
+    """
+    paths = {}
+    for prefix, encoder in (("c", model.image_features), ("p", model.cond_features)):
+        for index, stage in enumerate(encoder.encoders):
+            paths[f"{prefix}{index}"] = (stage[1], stage[2])
+    return paths
+
+
 def measure_warp_widths(model: AFWM) -> WarpWidths:
-    """The widths `model` actually has (for example after structured pruning)."""
+    """The widths `model` actually has (after structured or depth pruning)."""
 
     def encoder_widths(encoder: FeatureEncoder) -> tuple[int, ...]:
         return tuple(stage[0].block[2].out_channels for stage in encoder.encoders)
 
+    def inner_width(slot: nn.Module) -> int:
+        return 0 if isinstance(slot, RemovedBlock) else slot.block[2].out_channels
+
     def inner_widths(encoder: FeatureEncoder) -> tuple[tuple[int, int], ...]:
-        return tuple(
-            (stage[1].block[2].out_channels, stage[2].block[2].out_channels)
-            for stage in encoder.encoders
-        )
+        return tuple((inner_width(stage[1]), inner_width(stage[2])) for stage in encoder.encoders)
 
     def head_widths(heads: nn.ModuleList) -> tuple[tuple[int, int, int], ...]:
         return tuple(
-            (head[0].out_channels, head[2].out_channels, head[4].out_channels) for head in heads
+            (0, 0, 0)
+            if isinstance(head, RemovedBlock)
+            else (head[0].out_channels, head[2].out_channels, head[4].out_channels)
+            for head in heads
         )
 
     return WarpWidths(

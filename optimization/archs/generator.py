@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from optimization.archs.slots import RemovedBlock
 from optimization.archs.widths import OFFICIAL_GEN_WIDTHS, GenWidths
 
 GEN_INPUT_CHANNELS = 7  # person RGB, warped cloth RGB, warped edge
@@ -30,17 +31,12 @@ class ResidualBlock(nn.Module):
         return self.relu(self.block(x) + x)
 
 
-class RemovedBlock(nn.Identity):
-    """The slot of a residual block that depth pruning removed (inner width 0 in `GenWidths`).
+def residual_slot(channels: int, inner_channels: int) -> nn.Module:
+    """A residual block, or its removed slot (`RemovedBlock`) when `inner_channels` is 0.
 
     Every residual block of the generator reads a ReLU's output, so passing its input through
-    is exactly the block with a zero residual branch. Keeping the slot keeps the state-dict
-    keys of the other layers those of the unpruned network.
+    is exactly the block with a zero residual branch.
     """
-
-
-def residual_slot(channels: int, inner_channels: int) -> nn.Module:
-    """A residual block, or its removed slot when `inner_channels` is 0."""
     return ResidualBlock(channels, inner_channels) if inner_channels else RemovedBlock()
 
 

@@ -33,16 +33,20 @@ def _check_widths(name: str, widths: Sequence[int], length: int) -> None:
 class WarpWidths:
     """Channel widths of the warping module (AFWM). The defaults are the official ones.
 
+    Depth pruning (``optimization/depth.py``) is described by the same fields: an encoder inner
+    width of 0 is a residual block removed (the stage passes through that slot unchanged), and a
+    refinement head of widths (0, 0, 0) is removed (the level keeps its main head's flow).
+
     Attributes:
         cloth_encoder: output width of each of the 5 clothes-encoder stages, finest first.
         person_encoder: the same for the person encoder.
         fpn: width of both feature pyramids (shared: the correlation multiplies them channel-wise
             and the refine heads take both concatenated).
         flow_main: hidden widths of the three inner convs of ``netMain[i]``, i = 0 coarsest.
-        flow_refine: the same for ``netRefine[i]``.
+        flow_refine: the same for ``netRefine[i]``; (0, 0, 0) for a removed head.
         cloth_encoder_inner: for each stage, the inner widths of its two ResBlocks (the output
-            of their first conv). Structured pruning narrows them on their own; None means the
-            stage width, as in the official network.
+            of their first conv; 0 for a removed block). Structured pruning narrows them on
+            their own; None means the stage width, as in the official network.
         person_encoder_inner: the same for the person encoder.
         cloth_fpn_coarsest: output width of the coarsest lateral conv (``adaptive[0]``), which
             only ``smooth[0]`` reads, so it is free of the pyramid width; None means `fpn`.
@@ -66,10 +70,21 @@ class WarpWidths:
         for side in ("cloth", "person"):
             _resolve(self, f"{side}_encoder_inner", pairs_of(getattr(self, f"{side}_encoder")))
             _resolve(self, f"{side}_fpn_coarsest", self.fpn)
-            _check_nested(f"{side}_encoder_inner", getattr(self, f"{side}_encoder_inner"), 2)
+            _check_nested(
+                f"{side}_encoder_inner",
+                getattr(self, f"{side}_encoder_inner"),
+                2,
+                allow_zero=True,
+            )
             _check_widths(f"{side}_fpn_coarsest", (getattr(self, f"{side}_fpn_coarsest"),), 1)
-        for name in ("flow_main", "flow_refine"):
-            _check_nested(name, getattr(self, name), 3)
+        _check_nested("flow_main", self.flow_main, 3)
+        _check_nested("flow_refine", self.flow_refine, 3, allow_zero=True)
+        for level, head in enumerate(self.flow_refine):
+            if 0 in head and any(head):
+                raise ValueError(
+                    f"flow_refine[{level}]: a head is kept (all widths positive) or removed "
+                    f"(all 0), got {list(head)}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (lists instead of tuples)."""

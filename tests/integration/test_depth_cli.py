@@ -1,6 +1,8 @@
 """`optimize igm --depth` end to end on a generator 1/16 of the official width: remove blocks
 and a level, distil with uncertainty-weighted terms and a PatchGAN discriminator, export, and
-run the artifact with `tryon run`. The parts alone: tests/unit/test_depth.py."""
+run the artifact with `tryon run`; `optimize cwm --depth` the same way on the warping module
+(encoder blocks and refinement heads). The parts alone: tests/unit/test_depth.py and
+test_depth_cwm.py."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("nncf")
 
 from optimization.adversarial import Adversary  # noqa: E402
+from optimization.archs.afwm import ResBlock  # noqa: E402
 from optimization.archs.generator import ResidualBlock  # noqa: E402
 from optimization.checkpoints import load_models  # noqa: E402
 from optimization.cli import main as optimize  # noqa: E402
@@ -124,3 +127,50 @@ def test_igm_needs_a_ratio_or_a_depth(teacher_and_data, tmp_path, capsys):
         optimize(["igm", "--depth", "blocks=3", "--out", str(tmp_path / "run")])
     assert usage.value.code == 2
     assert "0 to 2 residual blocks" in capsys.readouterr().err
+
+
+def test_cwm_depth_pruning_removes_encoder_blocks_and_refinement_heads_then_distils_and_exports(
+    teacher_and_data, tmp_path, capsys
+):
+    root = teacher_and_data
+    run = tmp_path / "run"
+    command = ["cwm", "--depth", "blocks=1,r4=0", "--epochs", "1"]
+    assert optimize([*command, *_common(root, run)]) == 0
+    assert "20 -> 10 residual blocks, 5 -> 4 refinement heads" in capsys.readouterr().out
+
+    teacher_warp, teacher_gen = load_models(
+        root / "teacher" / "warp.pth", root / "teacher" / "gen.pth"
+    )
+    student_warp, _ = load_models(run / "student" / "warp.pth", root / "teacher" / "gen.pth")
+    assert sum(isinstance(m, ResBlock) for m in teacher_warp.modules()) == 20
+    assert sum(isinstance(m, ResBlock) for m in student_warp.modules()) == 10
+    assert not student_warp.aflow_net.refines(4) and student_warp.aflow_net.refines(3)
+    stage = json.loads((run / "stages" / "depth_cwm.json").read_text())
+    assert stage["refine_heads_after"] == 4 and "r4" in stage["removed_blocks"]
+    assert stage["gmacs_after"] < stage["gmacs_before"]
+
+    # The existing distillation of the warping module ran on the shallower student, with the
+    # warp's terms balanced by learned weights (depth pruning's default).
+    recipe = json.loads((run / "stages" / "distill_cwm.json").read_text())["recipe"]
+    assert recipe["loss_weighting"] == "uncertainty" and recipe["train"] == ["warp"]
+    (epoch,) = (json.loads(line) for line in (run / "distill_cwm" / "distill_history.jsonl").open())
+    learned = {name for name in epoch if name.startswith("weight_")}
+    assert {"weight_warped_cloth", "weight_flow", "weight_p_tryon"} <= learned
+
+    artifact = run / "artifacts" / "cwmdepth-blocks1-r40-fp32"
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    assert metadata["architecture"]["warp"]["flow_refine"][4] == [0, 0, 0]
+    assert metadata["verification"]["split_max_abs_p_tryon"] < 1e-3
+
+
+def test_cwm_needs_a_ratio_or_a_depth_and_says_what_a_bad_spec_is(
+    teacher_and_data, tmp_path, capsys
+):
+    assert optimize(["cwm", *_common(teacher_and_data, tmp_path / "run")]) == 1
+    assert "--ratio, --depth or both" in capsys.readouterr().err
+    for spec, message in (("r4=2", "kept (1) or removed (0)"), ("levels=4", "not one of")):
+        with pytest.raises(SystemExit) as usage:
+            optimize(["cwm", "--depth", spec, "--out", str(tmp_path / "run")])
+        assert usage.value.code == 2
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error

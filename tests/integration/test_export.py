@@ -35,6 +35,36 @@ def test_f32_artifact_matches_torch(tiny_models, tiny_artifact, layout):
         assert set(got.timings_ms) >= {"encoders", "correlation", "flow", "generator", "total"}
 
 
+def test_a_depth_pruned_warp_exports_and_matches_torch(tiny_models, tmp_path):
+    """Removed encoder blocks and refinement heads (`optimize cwm --depth`) export like any
+    student: the split graphs (run with the numba cost volume) and the fused one match torch."""
+    import re
+
+    from optimization.depth import remove_warp_depth, sample_pairs
+    from optimization.recipes import DepthRecipe
+
+    warp_model, gen_model = tiny_models
+    recipe = DepthRecipe.parse("blocks=1,r4=0,r2=0", "cwm")
+    shallower, _, _ = remove_warp_depth(warp_model, recipe, sample_pairs(None, 1))
+    out = export_artifact(shallower, gen_model, tmp_path / "depth")
+    architecture = load_artifact(out).metadata["architecture"]["warp"]
+    assert architecture["flow_refine"][4] == architecture["flow_refine"][2] == [0, 0, 0]
+
+    def convolutions(graph: str) -> int:
+        return len(re.findall(r'type="Convolution"', (out / "split" / graph).read_text()))
+
+    # A level without its refinement head runs its main head's 4 convolutions only.
+    assert convolutions("level_4.xml") == convolutions("level_2.xml") == 4
+    assert convolutions("level_3.xml") == 8
+    inputs = sample_inputs(seed=5)
+    expected = _torch_reference((shallower, gen_model), inputs)
+    for layout in ("split", "fused"):
+        options = RuntimeOptions(precision="f32", layout=layout, cache_dir=None)
+        got = TryOnPipeline(load_artifact(out), options).run(*(t.numpy() for t in inputs))
+        assert np.abs(got.p_tryon - expected["p_tryon"].numpy()).max() < 1e-3, layout
+        assert np.abs(got.last_flow - expected["last_flow"].numpy()).max() < 1e-4, layout
+
+
 def test_split_pipeline_runs_and_forks_do_not_leak_into_each_other(tiny_artifact):
     """The split graphs share bound buffers: each run must read only its own inputs, and a fork
     must have buffers of its own."""
