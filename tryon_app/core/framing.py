@@ -14,9 +14,10 @@ centred 3:4 part), `auto` (found from the person's silhouette) or one the user g
 
 `auto` works on studio-like photos: the background is modelled from the photo's border (the same
 model the garment masks use), the person is the largest foreground region, and the box follows
-from two body measures that VITON's framing fixes: the head's height (crown to the narrowest row
-of the neck) and the shoulders' width. Without a plain background, or without a person, it falls
-back to letterbox and says so.
+from the body: its height from the whole body where the feet show, else from the face's size
+(`tryon_app.core.face`), else from the profile of the head and shoulders; its top from the eye
+line, else from the crown. Without a plain background, or without a person, it falls back to
+letterbox and says so.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 from tryon_app.core.artifact import INPUT_HEIGHT, INPUT_WIDTH
 from tryon_app.core.errors import InputImageError
+from tryon_app.core.face import Face, find_face
 from tryon_app.core.images import WHITE, check_rgb
 
 CANVAS_SIZE = (INPUT_HEIGHT, INPUT_WIDTH)
@@ -57,6 +59,27 @@ _PROFILE_STEP = 0.05
 # least the box (VITON's framing ends at mid-thigh).
 _WHOLE_BODY_SPAN = 1.45
 _CUT_BODY_MIN_SPAN = 1.0
+# The face (`tryon_app.core.face`), measured on the same scenes (tuning seeds 43 and 53,
+# full-body and offset, 200 photos): the eyes' distance in shares of the box height (median; half
+# of them within 1.6% of it once VITON's own spread of the box's bottom is taken out, where the
+# profile of a cut body is within 5.3%, and off by up to 41%), and the eye line this far below
+# the box's top (standard deviation 0.014 box heights; the crown's 0.020, hair piled up on the
+# head making most of it).
+_EYE_DISTANCE_SHARE = 0.0585
+_EYE_LINE_DEPTH = 0.1467
+# A face is used when its features match their layout at least this well and its eyes are at
+# least this dark (`face.Face`). The 300 faces of tuning seeds 43, 53, 62 and 63 scored 0.40 and
+# more, with eyes 0.15 and darker but for one match at the wrong size (0.09); the featureless
+# heads of `bench.sample_person_photo` scored up to 0.39, and 0.37 at most where their noise
+# made "eyes" of 0.1 or darker. It is looked for at sizes from half to 1.6 times what the body
+# gives (a cut body's profile gave 0.80 to 1.63 times the true size there), and its eye line is
+# used where it puts the top within this share of the box height of where the crown puts it (up
+# to 0.09 apart there).
+_MIN_FACE_SCORE = 0.4
+_MIN_EYE_DARKNESS = 0.1
+_EYE_TOP_SLACK = 0.1
+# The head's axis: the middle of the silhouette's rows this many box heights below the crown.
+_HEAD_DEPTH = 0.12
 # A photo already framed like VITON is taken whole rather than resampled by a near-identical box.
 _WHOLE_PHOTO_IOU = 0.75
 # A box that leaves the photo by less than this share of its size is pushed back inside.
@@ -189,7 +212,7 @@ def _chosen_framing(rgb: np.ndarray, framing: str | Box) -> Framing:
 def find_person_box(rgb: np.ndarray) -> Box | None:
     """VITON's framing of the person in `rgb`, or None when no person stands out.
 
-    Works on a copy at most `_WORK_SIDE` pixels long; the box is scaled back to the photo.
+    Measures the body on a copy at most `_WORK_SIDE` pixels long, the face in the photo itself.
     """
     height, width = rgb.shape[:2]
     # A whole shrink factor: area averaging by an integer factor is four times faster, and the
@@ -203,10 +226,10 @@ def find_person_box(rgb: np.ndarray) -> Box | None:
     person = _person_silhouette(small)
     if person is None:
         return None
-    box = _box_from_silhouette(person)
+    box = _box_from_silhouette(person, rgb, factor)
     if box is None:
         return None
-    return _settled(box.scaled(factor) if factor > 1 else box, height, width)
+    return _settled(box, height, width)
 
 
 @dataclass(frozen=True)
@@ -419,22 +442,58 @@ def _measure(person: np.ndarray) -> _Silhouette | None:
     )
 
 
-def _box_from_silhouette(person: np.ndarray) -> Box | None:
-    """VITON's framing of a silhouette: from the whole body's height where the feet are in the
-    photo, else from the profile of the head and shoulders (`_profile_height`), unless that says
-    the body is whole and only stands on the photo's bottom edge."""
+def _box_from_silhouette(person: np.ndarray, photo: np.ndarray, factor: int) -> Box | None:
+    """VITON's framing of a silhouette, in `photo`'s pixels (`factor` times the silhouette's:
+    rounding the box in the latter would move its edges by up to half a factor, a percent of a
+    small person's box).
+
+    Its height: from the whole body's where the feet are in the photo, else from the face's size
+    where a face is found (`_face_of`), else from the profile of the head and shoulders
+    (`_profile_height`), unless that says the body is whole and only stands on the photo's bottom
+    edge. Its top: from the eye line where a face is found, else from the crown.
+    """
     measured = _measure(person)
     if measured is None:
         return None
     whole_body = _STATURE_SHARE * measured.span
+    from_body = whole_body if measured.feet_visible else _profile_height(measured.widths)
+    face = _face_of(photo, person, measured.top, from_body, factor)
     box_height = whole_body
     if not measured.feet_visible:
-        from_profile = _profile_height(measured.widths)
-        if measured.span < _WHOLE_BODY_SPAN * from_profile:
-            longest = measured.span / _CUT_BODY_MIN_SPAN
-            box_height = float(np.clip(from_profile, measured.span / _WHOLE_BODY_SPAN, longest))
+        longest = measured.span / _CUT_BODY_MIN_SPAN
+        if face is not None:
+            # Between a body standing on the bottom edge and one cut at the box's bottom: no
+            # threshold between the two, where a few percent of the face's size would flip it.
+            from_face = face.eye_distance / factor / _EYE_DISTANCE_SHARE
+            box_height = float(np.clip(from_face, whole_body, longest))
+        elif measured.span < _WHOLE_BODY_SPAN * from_body:
+            box_height = float(np.clip(from_body, measured.span / _WHOLE_BODY_SPAN, longest))
     top = measured.top - _CROWN_MARGIN * box_height
-    return box_3_4(measured.centre, top, box_height)
+    if face is not None:
+        below_eyes = face.eye_y / factor - _EYE_LINE_DEPTH * box_height
+        if abs(below_eyes - top) <= _EYE_TOP_SLACK * box_height:
+            top = below_eyes
+    return box_3_4(measured.centre * factor, top * factor, box_height * factor)
+
+
+def _face_of(
+    photo: np.ndarray, person: np.ndarray, crown: int, box_height: float, factor: int
+) -> Face | None:
+    """The face of the silhouette `person` whose crown is at row `crown` and whose box is about
+    `box_height` tall (its pixels), found in `photo` (`factor` times as large), or None when no
+    face matches well."""
+    head = person[crown : crown + max(2, round(_HEAD_DEPTH * box_height))]
+    rows = head.any(axis=1)
+    columns = np.arange(person.shape[1])
+    left = np.where(head, columns, person.shape[1]).min(axis=1)[rows]
+    right = np.where(head, columns, -1).max(axis=1)[rows]
+    axis = float(np.median((left + right + 1) / 2.0))
+    face = find_face(
+        photo, (axis * factor, crown * factor), _EYE_DISTANCE_SHARE * box_height * factor
+    )
+    if face is None or face.score < _MIN_FACE_SCORE or face.eye_darkness < _MIN_EYE_DARKNESS:
+        return None
+    return face
 
 
 def _profile_height(widths: np.ndarray) -> float:
