@@ -74,7 +74,7 @@ class CompareSettings:
     lr: float
     batch_size: int
     seed: int
-    threads: int
+    threads: int | None
     device: str
     round_to: int
     ofa_epochs: int
